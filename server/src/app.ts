@@ -1,0 +1,72 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createAuthService } from './auth/auth-service.ts';
+import { resolveJwtSecret } from './auth/jwt-secret.ts';
+import { createTokenService } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import { loggerOptions } from './logger.ts';
+import { databasePlugin } from './plugins/database.ts';
+import { trpcPlugin } from './plugins/trpc.ts';
+import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
+import { createWeChatClient } from './wechat/client.ts';
+import { SIMULATOR_APPID, type SimulatorOptions } from './wechat/simulator.ts';
+
+/** The simulator's AppSecret. Not a secret: the simulator is for development and tests only. */
+export const SIMULATOR_SECRET = 'simulator-secret-not-for-production';
+
+export interface BuildAppOptions {
+  /** Where pino writes (tests capture it). Default: stdout. */
+  logStream?: NodeJS.WritableStream;
+  /** Simulator knobs for tests (code lifetime, rate). */
+  simulator?: Partial<Pick<SimulatorOptions, 'codeTtlMs' | 'ratePerMinute'>>;
+  /** Clock for tests. */
+  now?: () => number;
+}
+
+/** Builds the whole app without listening: `server.ts` owns `listen`, tests use port 0. */
+export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config, options.logStream),
+    // Batched tRPC paths (`/trpc/getProfile,checkSession`) can be long.
+    routerOptions: { maxParamLength: 5000 },
+    bodyLimit: 64 * 1024,
+  });
+
+  await app.register(databasePlugin, { path: config.databasePath });
+
+  const wechat =
+    config.wechat.kind === 'real'
+      ? config.wechat
+      : { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, apiBase: config.wechat.apiBase };
+  if (config.wechat.kind === 'simulator') {
+    await app.register(wechatSimulatorPlugin, { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, ...options.simulator });
+  }
+
+  const wechatClient = createWeChatClient({
+    appId: wechat.appId,
+    secret: wechat.secret,
+    timeoutMs: config.wechatTimeoutMs,
+    apiBase: () => wechat.apiBase ?? ownSimulatorBase(app),
+  });
+  const tokens = createTokenService(resolveJwtSecret(config.jwtSecret, config.databasePath));
+  const authService = createAuthService({
+    store: app.store,
+    tokens,
+    wechat: wechatClient,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    ...(options.now ? { now: options.now } : {}),
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  await app.register(trpcPlugin, { authService });
+
+  return app;
+}
+
+/** The embedded simulator is reached over HTTP at our own address, exactly as WeChat would be. */
+function ownSimulatorBase(app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo | null;
+  if (!address) throw new Error('the server is not listening yet, so the embedded WeChat simulator cannot be reached');
+  const host = address.family === 'IPv6' ? (address.address === '::' ? '[::1]' : `[${address.address}]`) : address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
+  return `http://${host}:${address.port}/__wechat`;
+}

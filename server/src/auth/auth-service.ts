@@ -1,0 +1,130 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { AuthFailureReason, LoginOutput } from '@wxkit/shared';
+import type { Store } from '../db/store.ts';
+import type { WeChatClient } from '../wechat/client.ts';
+import { WeChatError } from '../wechat/errors.ts';
+import { profileToWire } from './profile-wire.ts';
+import type { TokenService } from './tokens.ts';
+
+export type AuthResult =
+  | { valid: true; userId: string; sessionId: string; expiresAt: number }
+  | { valid: false; reason: AuthFailureReason };
+
+export interface AuthServiceOptions {
+  store: Store;
+  tokens: TokenService;
+  wechat: WeChatClient;
+  sessionTtlSeconds: number;
+  now?: () => number;
+}
+
+/** How long a code stays "ours" after its exchange: WeChat's own code lifetime. */
+export const CODE_REPLAY_WINDOW_MS = 5 * 60_000;
+const MAX_REMEMBERED_FAILURES = 10_000;
+
+/**
+ * The login flow and the per-request token check. Both return values for expected outcomes ("not logged in",
+ * "code used") and throw only `WeChatError` for failed exchanges, so callers decide what is an error.
+ */
+export function createAuthService(options: AuthServiceOptions) {
+  const { store, tokens, wechat } = options;
+  const now = options.now ?? Date.now;
+  const ttlMs = options.sessionTtlSeconds * 1000;
+
+  /** Exchanges under way, so concurrent submissions of one code share one call to WeChat (per process). */
+  const inFlight = new Map<string, Promise<LoginOutput>>();
+  /** Codes whose exchange failed: never resent to WeChat, the same error is answered again. */
+  const failures = new Map<string, { error: WeChatError; until: number }>();
+
+  async function replay(codeHash: string): Promise<LoginOutput | undefined> {
+    const row = store.sessionByCodeHash(codeHash);
+    if (!row) return undefined;
+    if (row.revokedAt !== null || now() - row.createdAt >= CODE_REPLAY_WINDOW_MS || row.expiresAt <= now()) {
+      throw new WeChatError('code_used', 'code already exchanged for a session that is no longer returnable');
+    }
+    const user = store.profile(row.userId);
+    if (!user) throw new WeChatError('code_used', 'code already exchanged; its user no longer exists');
+    return {
+      token: await tokens.sign({ userId: row.userId, sessionId: row.id, issuedAtMs: row.createdAt, expiresAtMs: row.expiresAt }),
+      expiresAt: new Date(row.expiresAt).toISOString(),
+      isNewUser: user.createdAt === row.createdAt,
+      user: profileToWire(user),
+    };
+  }
+
+  async function exchange(code: string, codeHash: string): Promise<LoginOutput> {
+    const replayed = await replay(codeHash);
+    if (replayed) return replayed;
+
+    const failed = failures.get(codeHash);
+    if (failed && failed.until > now()) throw failed.error;
+
+    let result;
+    try {
+      result = await wechat.code2Session(code);
+    } catch (error) {
+      if (error instanceof WeChatError) rememberFailure(codeHash, error);
+      throw error;
+    }
+
+    const createdAt = now();
+    const expiresAt = createdAt + ttlMs;
+    const sessionId = randomBytes(18).toString('base64url');
+    const { userId, isNewUser } = store.loginUser({
+      newUserId: randomUUID(),
+      openid: result.openid,
+      unionid: result.unionid,
+      session: { id: sessionId, sessionKey: result.sessionKey, codeHash, createdAt, expiresAt },
+    });
+    const user = store.profile(userId);
+    if (!user) throw new Error('user missing right after login');
+    return {
+      token: await tokens.sign({ userId, sessionId, issuedAtMs: createdAt, expiresAtMs: expiresAt }),
+      expiresAt: new Date(expiresAt).toISOString(),
+      isNewUser,
+      user: profileToWire(user),
+    };
+  }
+
+  function rememberFailure(codeHash: string, error: WeChatError) {
+    const t = now();
+    // Entries expire in insertion order: drop the expired ones from the front, then the oldest if still full.
+    for (const [key, entry] of failures) {
+      if (entry.until > t) break;
+      failures.delete(key);
+    }
+    if (failures.size >= MAX_REMEMBERED_FAILURES) failures.delete(failures.keys().next().value as string);
+    failures.set(codeHash, { error, until: t + CODE_REPLAY_WINDOW_MS });
+  }
+
+  return {
+    /** Exchanges a wx.login code for our session. Idempotent for 5 minutes per code. */
+    login(code: string): Promise<LoginOutput> {
+      const codeHash = createHash('sha256').update(code).digest('base64url');
+      const pending = inFlight.get(codeHash);
+      if (pending) return pending;
+      const promise = exchange(code, codeHash).finally(() => inFlight.delete(codeHash));
+      inFlight.set(codeHash, promise);
+      return promise;
+    },
+
+    /** Reads an Authorization header value. Never throws: "not logged in" is a value. */
+    async authenticate(header: string | undefined): Promise<AuthResult> {
+      if (header === undefined || header === '') return { valid: false, reason: 'missing' };
+      if (!header.startsWith('Bearer ')) return { valid: false, reason: 'invalid' };
+      const checked = await tokens.verify(header.slice(7));
+      if (!checked.valid) return checked;
+      const session = store.sessionForAuth(checked.claims.sid);
+      if (!session || session.userId !== checked.claims.sub) return { valid: false, reason: 'invalid' };
+      if (session.revokedAt !== null) return { valid: false, reason: 'revoked' };
+      if (session.expiresAt <= now()) return { valid: false, reason: 'expired' };
+      return { valid: true, userId: session.userId, sessionId: checked.claims.sid, expiresAt: session.expiresAt };
+    },
+
+    logout(sessionId: string): void {
+      store.revokeSession(sessionId, now());
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

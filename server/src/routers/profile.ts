@@ -1,0 +1,22 @@
+import { getProfileOutput, updateProfileInput, updateProfileOutput } from '@wxkit/shared';
+import { profileToWire } from '../auth/profile-wire.ts';
+import { unauthorized } from '../trpc/app-error.ts';
+import { protectedProcedure, router } from '../trpc/init.ts';
+
+export const profileRouter = router({
+  getProfile: protectedProcedure.output(getProfileOutput).query(({ ctx }) => {
+    const row = ctx.deps.store.profile(ctx.user.id);
+    // The session outlived its user (deleted between the check and the read): same as an invalid token.
+    if (!row) throw unauthorized('invalid');
+    return profileToWire(row);
+  }),
+
+  updateProfile: protectedProcedure
+    .input(updateProfileInput)
+    .output(updateProfileOutput)
+    .mutation(({ ctx, input }) => {
+      const row = ctx.deps.store.updateProfile(ctx.user.id, input, Date.now());
+      if (!row) throw unauthorized('invalid');
+      return profileToWire(row);
+    }),
+});

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, SIMULATOR_SECRET, type BuildAppOptions } from '../../src/app.ts';
+import { parseConfig, type Config } from '../../src/config.ts';
+import type { AppRouter } from '../../src/router.ts';
+
+export interface TestServer {
+  app: FastifyInstance;
+  url: string;
+  config: Config;
+  /** Every log line this server wrote, as text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Every response body and log line of every test server in this worker, so suites can scan them for secrets. */
+export const responseBodies: string[] = [];
+export const allLogLines: string[] = [];
+
+/**
+ * A real Fastify server on 127.0.0.1, port 0, with a real SQLite database (a temp file unless
+ * `DATABASE_PATH: ':memory:'` is passed) and the embedded simulator reached over HTTP.
+ */
+export async function startTestServer(env: Record<string, string> = {}, options: BuildAppOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'wxkit-test-'));
+  const config = parseConfig({ DATABASE_PATH: join(dir, 'app.db'), LOG_LEVEL: 'info', PORT: '0', ...env });
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      const line = chunk.toString('utf8');
+      logs.push(line);
+      allLogLines.push(line);
+      callback();
+    },
+  });
+  const app = await buildApp(config, { logStream, ...options });
+  app.addHook('onSend', async (_request, _reply, payload) => {
+    if (typeof payload === 'string') responseBodies.push(payload);
+    else if (Buffer.isBuffer(payload)) responseBodies.push(payload.toString('utf8'));
+    return payload;
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    app,
+    url,
+    config,
+    logs,
+    async close() {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Stands in for wx.login: mints a one-time code for a simulated user. */
+export async function mintCode(url: string, user = 'dev-user'): Promise<string> {
+  const response = await fetch(`${url}/__wechat/dev/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user }),
+  });
+  if (!response.ok) throw new Error(`simulator /dev/login answered ${response.status}`);
+  return ((await response.json()) as { code: string }).code;
+}
+
+export interface Fault {
+  count: number;
+  errcode?: number;
+  delayMs?: number;
+  status?: number;
+  body?: string;
+}
+
+export async function queueFaults(url: string, fault: Fault): Promise<void> {
+  const response = await fetch(`${url}/__wechat/dev/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(fault),
+  });
+  if (!response.ok) throw new Error(`simulator /dev/faults answered ${response.status}: ${await response.text()}`);
+}
+
+/** How many code2Session requests reached the simulator so far. */
+export async function simulatorExchanges(url: string): Promise<number> {
+  const response = await fetch(`${url}/__wechat/dev/stats`);
+  return ((await response.json()) as { exchanges: number }).exchanges;
+}
+
+/** The real tRPC client, as the mini-program uses it (batching, no transformer). */
+export function createClient(url: string, token?: string | (() => string | undefined)) {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpBatchLink({
+        url: `${url}/trpc`,
+        headers() {
+          const value = typeof token === 'function' ? token() : token;
+          return value ? { authorization: `Bearer ${value}` } : {};
+        },
+      }),
+    ],
+  });
+}
+
+export async function loginAs(url: string, user = 'dev-user') {
+  return createClient(url).login.mutate({ code: await mintCode(url, user) });
+}
+
+/** Awaits a call that must fail and returns its tRPC error. */
+export async function expectTRPCError(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof TRPCClientError) return error as TRPCClientError<AppRouter>;
+    throw error;
+  }
+  throw new Error('expected the call to fail with a tRPC error, but it succeeded');
+}
+
+export { SIMULATOR_SECRET };
