@@ -17,9 +17,28 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Every response body and log line of every test server in this worker, so suites can scan them for secrets. */
+/** Every app response body and log line of every test server in this worker, so suites can scan them for secrets. */
 export const responseBodies: string[] = [];
 export const allLogLines: string[] = [];
+/** Every openid, unionid and session_key the simulator issued in this worker (read from its own responses). */
+export const issuedSecrets = new Set<string>();
+
+function recordSimulatorAnswer(body: string) {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    for (const key of ['openid', 'unionid', 'session_key']) {
+      if (typeof parsed[key] === 'string') issuedSecrets.add(parsed[key] as string);
+    }
+  } catch {
+    // a fault's raw body: nothing issued
+  }
+}
+
+/** Texts (app responses + log lines) that contain any issued secret, or any of `extra`. Empty means clean. */
+export function findLeaks(extra: string[] = []): string[] {
+  const needles = [...issuedSecrets, ...extra].filter((s) => s.length >= 8);
+  return [...responseBodies, ...allLogLines].filter((text) => needles.some((needle) => text.includes(needle)));
+}
 
 /**
  * A real Fastify server on 127.0.0.1, port 0, with a real SQLite database (a temp file unless
@@ -38,9 +57,12 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     },
   });
   const app = await buildApp(config, { logStream, ...options });
-  app.addHook('onSend', async (_request, _reply, payload) => {
-    if (typeof payload === 'string') responseBodies.push(payload);
-    else if (Buffer.isBuffer(payload)) responseBodies.push(payload.toString('utf8'));
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
+    if (body === undefined) return payload;
+    // The simulator plays WeChat: its answers carry the secrets we must never pass on.
+    if (request.url.startsWith('/__wechat/sns/')) recordSimulatorAnswer(body);
+    else responseBodies.push(body);
     return payload;
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
