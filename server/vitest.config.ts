@@ -5,6 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/support/no-leaks.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
   },

@@ -36,22 +36,29 @@ const envSchema = z
       blankToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
-  })
-  .superRefine((env, ctx) => {
-    const realMode = env.WECHAT_APPID !== undefined || env.WECHAT_SECRET !== undefined;
-    if (env.WECHAT_APPID !== undefined && env.WECHAT_SECRET === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['WECHAT_SECRET'], message: 'is required when WECHAT_APPID is set (set both for real mode, or neither for the simulator)' });
-    }
-    if (env.WECHAT_SECRET !== undefined && env.WECHAT_APPID === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['WECHAT_APPID'], message: 'is required when WECHAT_SECRET is set (set both for real mode, or neither for the simulator)' });
-    }
-    if (realMode && env.JWT_SECRET === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required in real mode (WECHAT_APPID set): use at least 32 random bytes, e.g. `openssl rand -base64 48`' });
-    }
-    if (env.JWT_SECRET !== undefined && Buffer.byteLength(env.JWT_SECRET, 'utf8') < 32) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: `is too short (${Buffer.byteLength(env.JWT_SECRET, 'utf8')} bytes): use at least 32 random bytes, e.g. \`openssl rand -base64 48\`` });
-    }
   });
+
+/** Rules across variables. Checked on the raw environment so they are reported even when another variable is bad. */
+function crossVariableProblems(env: Record<string, string | undefined>): string[] {
+  const set = (name: string) => {
+    const value = env[name];
+    return value !== undefined && value.trim() !== '' ? value : undefined;
+  };
+  const appId = set('WECHAT_APPID');
+  const secret = set('WECHAT_SECRET');
+  const jwtSecret = set('JWT_SECRET');
+  const problems: string[] = [];
+  const both = '(set both for real mode, or neither for the simulator)';
+  if (appId !== undefined && secret === undefined) problems.push(`WECHAT_SECRET: is required when WECHAT_APPID is set ${both}`);
+  if (secret !== undefined && appId === undefined) problems.push(`WECHAT_APPID: is required when WECHAT_SECRET is set ${both}`);
+  if ((appId !== undefined || secret !== undefined) && jwtSecret === undefined) {
+    problems.push('JWT_SECRET: is required in real mode (WECHAT_APPID set): use at least 32 random bytes, e.g. `openssl rand -base64 48`');
+  }
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret, 'utf8') < 32) {
+    problems.push(`JWT_SECRET: is too short (${Buffer.byteLength(jwtSecret, 'utf8')} bytes): use at least 32 random bytes, e.g. \`openssl rand -base64 48\``);
+  }
+  return problems;
+}
 
 export type WeChatMode =
   | { kind: 'real'; appId: string; secret: string; apiBase: string }
@@ -81,10 +88,11 @@ export class ConfigError extends Error {
 /** Parses an environment. Never echoes a value: a line names the variable and what to do. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`);
-    throw new ConfigError([...new Set(problems)]);
-  }
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => `${String(issue.path[0] ?? 'environment')}: ${issue.message}`)),
+    ...crossVariableProblems(env),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const e = result.data;
   const wechat: WeChatMode =
     e.WECHAT_APPID !== undefined && e.WECHAT_SECRET !== undefined
