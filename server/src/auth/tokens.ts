@@ -1,5 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { SignJWT, jwtVerify, errors } from 'jose';
+import { createVerifiedTokenCache, DEFAULT_VERIFIED_TOKEN_CACHE_SIZE } from './verified-token-cache.ts';
 
 export interface TokenClaims {
   /** user id */
@@ -19,12 +20,23 @@ export const TOKEN_AUDIENCE = 'wxkit-client';
 export const MAX_TOKEN_LENGTH = 2048;
 const tokenShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+export interface TokenServiceOptions {
+  /** How many verified token strings to remember (0 turns the cache off). */
+  verifiedCacheSize?: number;
+  /** Clock for expiry checks (tests). Default: the real clock. */
+  now?: () => number;
+}
+
 /**
  * Signs and verifies our HS256 tokens. The key is imported once: importing per call costs ~1.7x on verify.
+ * A token string that verified once is remembered (bounded), so the hot path skips the HMAC; its `exp` is still
+ * checked on every call, and the caller checks the session row every time.
  * The token carries no WeChat identifiers: only our user id, our session id and the times.
  */
-export function createTokenService(secret: string) {
+export function createTokenService(secret: string, options: TokenServiceOptions = {}) {
   const key: KeyObject = createSecretKey(Buffer.from(secret, 'utf8'));
+  const verified = createVerifiedTokenCache<TokenClaims>(options.verifiedCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE);
+  const now = options.now ?? Date.now;
 
   return {
     /** Deterministic for a given session (HS256 and fixed iat/exp), so a resubmitted code can get the same token back. */
@@ -40,6 +52,13 @@ export function createTokenService(secret: string) {
     },
 
     async verify(token: string): Promise<TokenCheck> {
+      const remembered = verified.get(token);
+      if (remembered) {
+        // jose's rule: expired once exp <= now, in whole seconds, no clock tolerance.
+        if (remembered.exp > Math.floor(now() / 1000)) return { valid: true, claims: remembered };
+        verified.delete(token);
+        return { valid: false, reason: 'expired' };
+      }
       if (token.length > MAX_TOKEN_LENGTH || !tokenShape.test(token)) return { valid: false, reason: 'invalid' };
       try {
         const { payload } = await jwtVerify(token, key, {
@@ -47,11 +66,14 @@ export function createTokenService(secret: string) {
           issuer: TOKEN_ISSUER,
           audience: TOKEN_AUDIENCE,
           requiredClaims: ['sub', 'sid', 'exp'],
+          ...(options.now ? { currentDate: new Date(options.now()) } : {}),
         });
         if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') {
           return { valid: false, reason: 'invalid' };
         }
-        return { valid: true, claims: { sub: payload.sub, sid: payload.sid, exp: payload.exp } };
+        const claims: TokenClaims = Object.freeze({ sub: payload.sub, sid: payload.sid, exp: payload.exp });
+        verified.set(token, claims);
+        return { valid: true, claims };
       } catch (error) {
         if (error instanceof errors.JWTExpired) return { valid: false, reason: 'expired' };
         return { valid: false, reason: 'invalid' };
