@@ -6,6 +6,7 @@ import { createTokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loggerOptions } from './logger.ts';
 import { databasePlugin } from './plugins/database.ts';
+import { openapiPlugin } from './plugins/openapi.ts';
 import { trpcPlugin } from './plugins/trpc.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
 import { createWeChatClient } from './wechat/client.ts';
@@ -59,6 +60,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(trpcPlugin, { authService });
+  await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
 
   return app;
 }

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, responseBodies, startTestServer, type TestServer } from './support/server.ts';
+
+const script = fileURLToPath(new URL('../../scripts/curl-recipes.sh', import.meta.url));
+const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+function runRecipes(base: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('bash', [script, base], { timeout: 60_000 }, (error, stdout, stderr) => {
+      responseBodies.push(stdout, stderr); // scanned for WeChat secrets after the file
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The recipe lines of the script, between its markers. */
+function recipes(): string {
+  const text = readFileSync(script, 'utf8');
+  const start = text.indexOf('# --- recipes: start ---\n');
+  const end = text.indexOf('# --- recipes: end ---');
+  expect(start).toBeGreaterThan(-1);
+  expect(end).toBeGreaterThan(start);
+  return text.slice(start + '# --- recipes: start ---\n'.length, end);
+}
+
+describe('README curl recipes', () => {
+  it('are the ones in scripts/curl-recipes.sh, verbatim', () => {
+    const block = recipes();
+    expect(block.split('\n').length).toBeGreaterThan(20);
+    expect(readFileSync(readme, 'utf8'), 'README.md "For testers" must show scripts/curl-recipes.sh between its markers').toContain(
+      `\`\`\`sh\nB=http://127.0.0.1:3000\n${block}\`\`\``,
+    );
+  });
+
+  it('run against a real server and do what their comments say, for every procedure', async () => {
+    const run = await runRecipes(server.url);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    const parse = (i: number) => JSON.parse(lines[i]!) as any;
+    expect(lines).toHaveLength(12);
+
+    const login = parse(0).result.data;
+    expect(login).toMatchObject({ isNewUser: true, user: { nickname: null } });
+    const userId = login.user.id as string;
+    // The token the recipes used is now revoked by their last step.
+    expect(await createClient(server.url, login.token).checkSession.query()).toEqual({ valid: false, reason: 'revoked' });
+
+    expect(parse(1).result.data).toMatchObject({ valid: true, userId });
+    expect(parse(2).result.data).toEqual(login.user);
+    expect(parse(3).result.data).toMatchObject({ id: userId, nickname: 'Alice', avatarUrl: 'https://example.com/alice.png' });
+
+    const batchedQueries = parse(4);
+    expect(batchedQueries).toHaveLength(2);
+    expect(batchedQueries[0].result.data).toMatchObject({ id: userId, nickname: 'Alice' });
+    expect(batchedQueries[1].result.data).toMatchObject({ valid: true, userId });
+
+    const batchedMutations = parse(5);
+    expect(batchedMutations[0].result.data.nickname).toBe('Al');
+    expect(batchedMutations[1].error.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400, reason: 'invalid_input' });
+
+    expect(parse(6).error.data).toEqual({ code: 'UNAUTHORIZED', httpStatus: 401, path: 'getProfile', reason: 'missing' });
+    expect(lines[7]).toBe('401');
+    expect(lines[8]).toBe('code_invalid');
+
+    expect(parse(9)).toEqual({ result: { data: { ok: true } } });
+    expect(parse(10).result.data).toEqual({ valid: false, reason: 'revoked' });
+    expect(parse(11).error.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401, reason: 'revoked' });
+  });
+});
