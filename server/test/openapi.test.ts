@@ -183,9 +183,12 @@ describe('GET /docs', () => {
     expect(init).toContain('validatorUrl: null');
   });
 
-  it('answers 404 for files it does not serve', async () => {
+  it('answers 404 for files it does not serve, and sends /docs/ to /docs', async () => {
     const response = await fetch(`${server.url}/docs/package.json`);
     expect(response.status).toBe(404);
     expect(await response.text()).toContain('/docs');
+    const slash = await fetch(`${server.url}/docs/`, { redirect: 'manual' });
+    expect(slash.status).toBe(302);
+    expect(slash.headers.get('location')).toBe('/docs');
   });
 });

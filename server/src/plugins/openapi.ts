@@ -33,6 +33,7 @@ export const openapiPlugin = fp<{ simulator: boolean }>(
     });
     app.get('/docs/init.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(init));
     app.get<{ Params: { file: string } }>('/docs/:file', async (request, reply) => {
+      if (request.params.file === '') return reply.redirect('/docs'); // `/docs/` typed by hand
       const type = assets[request.params.file];
       if (!type) return reply.code(404).type('text/plain; charset=utf-8').send('Not found: the API docs are at /docs.\n');
       if (!uiDir) return reply.code(503).type('text/plain; charset=utf-8').send(missingUi);
