@@ -55,7 +55,9 @@ export const updateProfileInput = z
   .strict()
   .refine((v) => v.nickname !== undefined || v.avatarUrl !== undefined, {
     message: 'nothing to update: send nickname and/or avatarUrl',
-  });
+  })
+  // The refinement is invisible to JSON Schema (OpenAPI, CLI help); say it there too.
+  .meta({ minProperties: 1 });
 export type UpdateProfileInput = z.infer<typeof updateProfileInput>;
 
 export const updateProfileOutput = profile;

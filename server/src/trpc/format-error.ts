@@ -32,6 +32,16 @@ export function describeError(error: TRPCError): { message: string; reason: Erro
   if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') {
     return { message: `${error.message}. Send the input as JSON (GET: ?input=<url-encoded JSON>, POST: JSON body).`, reason: 'invalid_input' };
   }
+  // Malformed requests rather than bad values: say how to send them instead.
+  if (error.code === 'NOT_FOUND' && /procedure/i.test(error.message)) {
+    return { message: `${error.message}. The procedures are listed at GET /openapi.json and by \`npm run api -- --help\`.`, reason: 'invalid_input' };
+  }
+  if (error.code === 'METHOD_NOT_SUPPORTED') {
+    return { message: `${error.message}. Queries are GET /trpc/<name>?input=<url-encoded JSON>; mutations are POST /trpc/<name> with a JSON body.`, reason: 'invalid_input' };
+  }
+  if (error.code === 'UNSUPPORTED_MEDIA_TYPE') {
+    return { message: `${error.message}. Send mutations with \`content-type: application/json\` and a JSON body ({} when there is no input).`, reason: 'invalid_input' };
+  }
   if (error.code === 'INTERNAL_SERVER_ERROR') {
     return { message: 'Internal server error: try again; if it keeps happening, report the time of the request to the operators.', reason: 'internal' };
   }
