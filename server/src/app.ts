@@ -6,6 +6,9 @@ import { createTokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loggerOptions } from './logger.ts';
 import { databasePlugin } from './plugins/database.ts';
+import { clientErrorHandler, httpErrorsPlugin } from './plugins/http-errors.ts';
+import { loginRateLimitPlugin } from './plugins/login-rate-limit.ts';
+import { unusedConnectionsPlugin } from './plugins/unused-connections.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
 import { trpcPlugin } from './plugins/trpc.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
@@ -31,8 +34,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     // Batched tRPC paths (`/trpc/getProfile,checkSession`) can be long.
     routerOptions: { maxParamLength: 5000 },
     bodyLimit: 64 * 1024,
+    // Headers over Node's 16 KiB limit get a 431 whose body says what to do.
+    clientErrorHandler,
   });
 
+  await app.register(unusedConnectionsPlugin);
   await app.register(databasePlugin, { path: config.databasePath });
 
   const wechat =
@@ -59,6 +65,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  await app.register(httpErrorsPlugin);
+  await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute });
   await app.register(trpcPlugin, { authService });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
 

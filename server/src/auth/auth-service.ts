@@ -20,6 +20,12 @@ export interface AuthServiceOptions {
 
 /** How long a code stays "ours" after its exchange: WeChat's own code lifetime. */
 export const CODE_REPLAY_WINDOW_MS = 5 * 60_000;
+/**
+ * Sliding sessions: a session used when less than half its TTL is left is extended to a full TTL from now, but never
+ * past this many TTLs after login (28 days with the default 7-day TTL). The token's `exp` is that absolute cap; the
+ * session row's `expires_at` is authoritative for everything earlier, so the token never needs re-issuing.
+ */
+export const SESSION_MAX_AGE_TTLS = 4;
 const MAX_REMEMBERED_FAILURES = 10_000;
 
 /**
@@ -30,6 +36,7 @@ export function createAuthService(options: AuthServiceOptions) {
   const { store, tokens, wechat } = options;
   const now = options.now ?? Date.now;
   const ttlMs = options.sessionTtlSeconds * 1000;
+  const maxAgeMs = ttlMs * SESSION_MAX_AGE_TTLS;
 
   /** Exchanges under way, so concurrent submissions of one code share one call to WeChat (per process). */
   const inFlight = new Map<string, Promise<LoginOutput>>();
@@ -45,7 +52,7 @@ export function createAuthService(options: AuthServiceOptions) {
     const user = store.profile(row.userId);
     if (!user) throw new WeChatError('code_used', 'code already exchanged; its user no longer exists');
     return {
-      token: await tokens.sign({ userId: row.userId, sessionId: row.id, issuedAtMs: row.createdAt, expiresAtMs: row.expiresAt }),
+      token: await tokens.sign({ userId: row.userId, sessionId: row.id, issuedAtMs: row.createdAt, expiresAtMs: row.createdAt + maxAgeMs }),
       expiresAt: new Date(row.expiresAt).toISOString(),
       isNewUser: user.createdAt === row.createdAt,
       user: profileToWire(user),
@@ -79,7 +86,7 @@ export function createAuthService(options: AuthServiceOptions) {
     const user = store.profile(userId);
     if (!user) throw new Error('user missing right after login');
     return {
-      token: await tokens.sign({ userId, sessionId, issuedAtMs: createdAt, expiresAtMs: expiresAt }),
+      token: await tokens.sign({ userId, sessionId, issuedAtMs: createdAt, expiresAtMs: createdAt + maxAgeMs }),
       expiresAt: new Date(expiresAt).toISOString(),
       isNewUser,
       user: profileToWire(user),
@@ -117,8 +124,15 @@ export function createAuthService(options: AuthServiceOptions) {
       const session = store.sessionForAuth(checked.claims.sid);
       if (!session || session.userId !== checked.claims.sub) return { valid: false, reason: 'invalid' };
       if (session.revokedAt !== null) return { valid: false, reason: 'revoked' };
-      if (session.expiresAt <= now()) return { valid: false, reason: 'expired' };
-      return { valid: true, userId: session.userId, sessionId: checked.claims.sid, expiresAt: session.expiresAt };
+      const t = now();
+      if (session.expiresAt <= t) return { valid: false, reason: 'expired' };
+      let expiresAt = session.expiresAt;
+      if (expiresAt - t < ttlMs / 2) {
+        // Slide: a full TTL from now, capped by the token's exp (login + SESSION_MAX_AGE_TTLS × TTL).
+        const slid = Math.min(t + ttlMs, checked.claims.exp * 1000);
+        if (slid > expiresAt && store.extendSession(checked.claims.sid, slid, t)) expiresAt = slid;
+      }
+      return { valid: true, userId: session.userId, sessionId: checked.claims.sid, expiresAt };
     },
 
     logout(sessionId: string): void {

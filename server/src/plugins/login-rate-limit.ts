@@ -1,0 +1,56 @@
+import rateLimit from '@fastify/rate-limit';
+import fp from 'fastify-plugin';
+import { trpcErrorBody, trpcProcedures } from './http-errors.ts';
+
+export interface LoginRateLimitOptions {
+  /** Logins allowed per client address per minute. */
+  perMinute: number;
+}
+
+const WINDOW_MS = 60_000;
+
+/**
+ * Limits `login` per client address (the socket's address: Fastify's `trustProxy` is off, so put the server behind a
+ * proxy only if that proxy limits too). Only requests that call `login` count and only they can be refused:
+ * every other procedure is unaffected.
+ *
+ * Batches: each `login` in a batch counts (`/trpc/login,login` counts 2, so batching does not multiply the allowance),
+ * and a batch that would go over the limit is refused whole with 429: the tRPC client then reports `rate_limited` on
+ * every call of that batch. Our client sends login on its own, so in practice only login is ever refused.
+ */
+export const loginRateLimitPlugin = fp<LoginRateLimitOptions>(
+  async (app, options) => {
+    await app.register(rateLimit, { global: false, max: options.perMinute, timeWindow: WINDOW_MS });
+    const limiter = app.createRateLimit();
+
+    app.addHook('onRequest', async (request, reply) => {
+      const procedures = trpcProcedures(request);
+      if (!procedures) return;
+      const logins = procedures.filter((name) => name === 'login').length;
+      if (logins === 0) return;
+
+      let exceeded: { ttlInSeconds: number; max: number } | undefined;
+      for (let i = 0; i < logins; i++) {
+        const result = await limiter(request);
+        if (!result.isAllowed && result.isExceeded) exceeded = { ttlInSeconds: result.ttlInSeconds, max: result.max };
+      }
+      if (!exceeded) return;
+
+      const retryAfter = Math.max(1, exceeded.ttlInSeconds);
+      request.log.warn({ logins, limit: exceeded.max }, 'login rate limit reached for this address');
+      return reply
+        .code(429)
+        .header('retry-after', String(retryAfter))
+        .send(
+          trpcErrorBody({
+            code: 'TOO_MANY_REQUESTS',
+            httpStatus: 429,
+            reason: 'rate_limited',
+            message: `Too many logins from this address (limit ${exceeded.max} a minute): wait ${retryAfter} s (the Retry-After header), then log in again with a fresh code.`,
+            ...(procedures.length === 1 ? { path: 'login' } : {}),
+          }),
+        );
+    });
+  },
+  { name: 'login-rate-limit' },
+);
