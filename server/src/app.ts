@@ -5,10 +5,10 @@ import { resolveJwtSecret } from './auth/jwt-secret.ts';
 import { createTokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loggerOptions } from './logger.ts';
+import { connectionDrainPlugin } from './plugins/connection-drain.ts';
 import { databasePlugin } from './plugins/database.ts';
-import { clientErrorHandler, httpErrorsPlugin } from './plugins/http-errors.ts';
+import { clientErrorHandler, frameworkErrors, httpErrorsPlugin } from './plugins/http-errors.ts';
 import { loginRateLimitPlugin } from './plugins/login-rate-limit.ts';
-import { unusedConnectionsPlugin } from './plugins/unused-connections.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
 import { trpcPlugin } from './plugins/trpc.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
@@ -36,9 +36,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     bodyLimit: 64 * 1024,
     // Headers over Node's 16 KiB limit get a 431 whose body says what to do.
     clientErrorHandler,
+    frameworkErrors,
   });
 
-  await app.register(unusedConnectionsPlugin);
+  await app.register(connectionDrainPlugin);
   await app.register(databasePlugin, { path: config.databasePath });
 
   const wechat =
@@ -62,6 +63,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     wechat: wechatClient,
     sessionTtlSeconds: config.sessionTtlSeconds,
     ...(options.now ? { now: options.now } : {}),
+    log: app.log,
   });
 
   app.get('/healthz', async () => ({ ok: true }));

@@ -16,6 +16,8 @@ export interface AuthServiceOptions {
   wechat: WeChatClient;
   sessionTtlSeconds: number;
   now?: () => number;
+  /** Where failed exchanges are logged (the app's pino logger). WeChatError details never hold a secret or the code. */
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 /** How long a code stays "ours" after its exchange: WeChat's own code lifetime. */
@@ -70,7 +72,10 @@ export function createAuthService(options: AuthServiceOptions) {
     try {
       result = await wechat.code2Session(code);
     } catch (error) {
-      if (error instanceof WeChatError) rememberFailure(codeHash, error);
+      if (error instanceof WeChatError) {
+        rememberFailure(codeHash, error);
+        logFailure(error);
+      }
       throw error;
     }
 
@@ -91,6 +96,14 @@ export function createAuthService(options: AuthServiceOptions) {
       isNewUser,
       user: profileToWire(user),
     };
+  }
+
+  /** Operators act on wechat_config (our appid/secret) and watch wechat_unavailable; the rest is the user's code. */
+  function logFailure(error: WeChatError) {
+    const entry = { reason: error.reason, detail: error.detail, ...(error.errcode !== undefined ? { errcode: error.errcode } : {}) };
+    if (error.reason === 'wechat_config') options.log?.error(entry, 'WeChat rejected our credentials: check WECHAT_APPID / WECHAT_SECRET');
+    else if (error.reason === 'wechat_unavailable') options.log?.warn(entry, 'WeChat code2Session failed');
+    else options.log?.info(entry, 'WeChat refused the login code');
   }
 
   function rememberFailure(codeHash: string, error: WeChatError) {

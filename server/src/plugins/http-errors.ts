@@ -44,6 +44,23 @@ const BODY_LIMIT_TEXT = (limit: number) => `${Math.round(limit / 1024)} KiB`;
  */
 export const httpErrorsPlugin = fp(
   async (app: FastifyInstance) => {
+    // `/trpc`, `/trpc/` and `/trpc/a/b` name no procedure: answer like tRPC's own 404 rather than Fastify's.
+    const noProcedure = async (request: FastifyRequest, reply: FastifyReply) => {
+      // A procedure list over the router's maxParamLength lands here too (the wildcard catches what the param refused).
+      const segment = request.url.split('?')[0]?.slice('/trpc/'.length) ?? '';
+      if (segment.length > MAX_PARAM_LENGTH && !segment.includes('/')) return reply.code(414).send(tooLongBody());
+      return reply.code(404).send(
+        trpcErrorBody({
+          code: 'NOT_FOUND',
+          httpStatus: 404,
+          reason: 'invalid_input',
+          message: `No procedure in ${request.method} ${request.url.split('?')[0]?.slice(0, 80)}: call /trpc/<procedure> (e.g. POST /trpc/login); the procedures are listed at GET /openapi.json.`,
+        }),
+      );
+    };
+    app.all('/trpc', noProcedure);
+    app.all('/trpc/*', noProcedure);
+
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
       if (status >= 500) {
@@ -98,6 +115,38 @@ export const httpErrorsPlugin = fp(
   },
   { name: 'http-errors' },
 );
+
+/**
+ * Fastify's router errors (a path param over `maxParamLength`, broken percent-encoding): a tRPC envelope that says
+ * what to do, without echoing the URL back.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info({ code: error.code }, 'URL refused by the router');
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).send(tooLongBody());
+    return;
+  }
+  void reply.code(400).send(
+    trpcErrorBody({
+      code: 'BAD_REQUEST',
+      httpStatus: 400,
+      reason: 'invalid_input',
+      message: 'The URL is not valid percent-encoding: encode the procedure names and ?input= with encodeURIComponent.',
+    }),
+  );
+}
+
+/** app.ts sets the router's maxParamLength to this: batched procedure lists longer than it are refused. */
+export const MAX_PARAM_LENGTH = 5000;
+
+function tooLongBody() {
+  return trpcErrorBody({
+    code: 'BAD_REQUEST',
+    httpStatus: 414,
+    reason: 'invalid_input',
+    message: `The URL path is too long (over ${MAX_PARAM_LENGTH} characters): send fewer calls per batch (httpBatchLink maxURLLength / maxItems).`,
+  });
+}
 
 /**
  * Replaces Fastify's client-error handler (malformed HTTP, headers over Node's 16 KiB `maxHeaderSize`): same status
