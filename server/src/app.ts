@@ -10,7 +10,7 @@ import { databasePlugin } from './plugins/database.ts';
 import { clientErrorHandler, frameworkErrors, httpErrorsPlugin } from './plugins/http-errors.ts';
 import { loginRateLimitPlugin } from './plugins/login-rate-limit.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
-import { trpcPlugin } from './plugins/trpc.ts';
+import { trpcPlugin, type TRPCAdapter } from './plugins/trpc.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
 import { createWeChatClient } from './wechat/client.ts';
 import { SIMULATOR_APPID, type SimulatorOptions } from './wechat/simulator.ts';
@@ -25,6 +25,8 @@ export interface BuildAppOptions {
   simulator?: Partial<Pick<SimulatorOptions, 'codeTtlMs' | 'ratePerMinute'>>;
   /** Clock for tests. */
   now?: () => number;
+  /** How `/trpc` is served: the fast handler (default) or tRPC's stock adapter (wire-compatibility tests). */
+  trpcAdapter?: TRPCAdapter;
 }
 
 /** Builds the whole app without listening: `server.ts` owns `listen`, tests use port 0. */
@@ -69,7 +71,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(httpErrorsPlugin);
   await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute });
-  await app.register(trpcPlugin, { authService });
+  await app.register(trpcPlugin, { authService, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
 
   return app;
