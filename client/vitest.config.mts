@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
-    hookTimeout: 180_000,
+    // beforeAll may build dist/weapp or dist/h5 with Taro (tens of seconds; longer when both build at once).
+    hookTimeout: 300_000,
   },
 });

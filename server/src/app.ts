@@ -10,6 +10,7 @@ import { databasePlugin } from './plugins/database.ts';
 import { clientErrorHandler, frameworkErrors, httpErrorsPlugin } from './plugins/http-errors.ts';
 import { loginRateLimitPlugin } from './plugins/login-rate-limit.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
+import { staticH5Plugin } from './plugins/static-h5.ts';
 import { trpcPlugin, type TRPCAdapter } from './plugins/trpc.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
 import { createWeChatClient } from './wechat/client.ts';
@@ -73,6 +74,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute });
   await app.register(trpcPlugin, { authService, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
+  // The mini-program's H5 build at `/` (client/dist/h5); the API stays at /trpc.
+  await app.register(staticH5Plugin);
 
   return app;
 }

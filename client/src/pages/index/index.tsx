@@ -37,6 +37,7 @@ function formatTime(iso: string): string {
 export default function Index() {
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
   const [draft, setDraft] = useState('');
+  // `disabled` is passed only when true: Taro H5 renders disabled="false" as an attribute its CSS treats as disabled.
   const [busy, setBusy] = useState(false);
   const [formError, setFormError] = useState<string | undefined>();
 
@@ -131,6 +132,7 @@ export default function Index() {
               <Text className='nickname' id='nickname'>
                 {screen.profile.nickname ?? 'No nickname yet'}
               </Text>
+              <Text className='id-label'>USER ID</Text>
               <Text className='user-id' id='user-id'>
                 {screen.profile.id}
               </Text>
@@ -153,12 +155,12 @@ export default function Index() {
                 {formError}
               </Text>
             )}
-            <Button className='button primary' id='save' disabled={busy} onClick={() => void save()}>
+            <Button className='button primary' id='save' disabled={busy || undefined} onClick={() => void save()}>
               Save
             </Button>
           </View>
 
-          <Button className='button' id='logout' disabled={busy} onClick={() => void logout()}>
+          <Button className='button' id='logout' disabled={busy || undefined} onClick={() => void logout()}>
             Log out
           </Button>
 
