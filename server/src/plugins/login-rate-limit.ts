@@ -1,4 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { trpcErrorBody, trpcProcedures } from './http-errors.ts';
 
@@ -23,22 +24,22 @@ export const loginRateLimitPlugin = fp<LoginRateLimitOptions>(
     await app.register(rateLimit, { global: false, max: options.perMinute, timeWindow: WINDOW_MS });
     const limiter = app.createRateLimit();
 
-    app.addHook('onRequest', async (request, reply) => {
-      const procedures = trpcProcedures(request);
-      if (!procedures) return;
+    /** Counts the logins of this request; answers 429 and returns true when over the limit. */
+    async function limit(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+      const procedures = trpcProcedures(request) ?? [];
       const logins = procedures.filter((name) => name === 'login').length;
-      if (logins === 0) return;
+      if (logins === 0) return false;
 
       let exceeded: { ttlInSeconds: number; max: number } | undefined;
       for (let i = 0; i < logins; i++) {
         const result = await limiter(request);
         if (!result.isAllowed && result.isExceeded) exceeded = { ttlInSeconds: result.ttlInSeconds, max: result.max };
       }
-      if (!exceeded) return;
+      if (!exceeded) return false;
 
       const retryAfter = Math.max(1, exceeded.ttlInSeconds);
       request.log.warn({ logins, limit: exceeded.max }, 'login rate limit reached for this address');
-      return reply
+      void reply
         .code(429)
         .header('retry-after', String(retryAfter))
         .send(
@@ -50,6 +51,22 @@ export const loginRateLimitPlugin = fp<LoginRateLimitOptions>(
             ...(procedures.length === 1 ? { path: 'login' } : {}),
           }),
         );
+      return true;
+    }
+
+    // Callback style with a synchronous exit: the hook runs on every request, and most never name login.
+    app.addHook('onRequest', (request, reply, done) => {
+      const path = request.routeOptions.url === '/trpc/:path' ? (request.params as { path?: unknown }).path : undefined;
+      if (typeof path !== 'string' || (!path.includes('login') && !path.includes('%'))) {
+        done();
+        return;
+      }
+      limit(request, reply).then(
+        (answered) => {
+          if (!answered) done();
+        },
+        (error: Error) => done(error),
+      );
     });
   },
   { name: 'login-rate-limit' },
