@@ -15,10 +15,6 @@ export function abortError(): Error {
   return error;
 }
 
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AbortError';
-}
-
 export function startFlight<T>(run: (signal: AbortSignal) => Promise<T>): Flight<T> {
   const controller = new AbortController();
   let waiters = 0;

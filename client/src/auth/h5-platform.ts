@@ -1,6 +1,7 @@
 import Taro from '@tarojs/taro';
 import type { BareClient } from '../api/create-api.ts';
 import { LoginCodeError } from './errors.ts';
+import { abortError } from './flight.ts';
 import type { AuthPlatform } from './platform.ts';
 
 /** The simulated user from the page's `?user=` (in the query or after the hash route), default `dev-user`. */
@@ -26,13 +27,17 @@ export function createH5Platform(deps: { apiUrl: string; bare: BareClient; user:
     async getCode(signal) {
       const url = `${apiUrl}/__wechat/dev/login`;
       let res: Taro.request.SuccessCallbackResult<Record<string, unknown>>;
+      const task = Taro.request<Record<string, unknown>>({ url, method: 'POST', header: { 'content-type': 'application/json' }, data: { user }, dataType: 'json' });
+      const onAbort = () => task.abort?.();
+      signal.addEventListener('abort', onAbort, { once: true });
       try {
-        const task = Taro.request<Record<string, unknown>>({ url, method: 'POST', header: { 'content-type': 'application/json' }, data: { user }, dataType: 'json' });
-        signal.addEventListener('abort', () => task.abort?.(), { once: true });
         res = await task;
       } catch (error) {
+        if (signal.aborted) throw abortError();
         const detail = (error as { errMsg?: string; message?: string } | null)?.errMsg ?? (error as Error | null)?.message ?? String(error);
         throw new LoginCodeError(`Could not reach the login simulator at ${url} (${detail}): check that the server is running, then reload.`);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
       }
       const code = res.data?.code;
       if (res.statusCode === 404) {
