@@ -44,11 +44,13 @@ const clockTicks = (() => {
 
 // ---------- process counters ----------
 
-/** utime + stime of a process, in µs, from /proc (Linux). */
+/** utime and stime of a process, in µs, from /proc (Linux). */
 function cpuMicros(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+  const user = (Number(fields[11]) * 1e6) / clockTicks;
+  const system = (Number(fields[12]) * 1e6) / clockTicks;
+  return { user, system, total: user + system };
 }
 
 function rssMB(pid) {
@@ -204,7 +206,9 @@ async function measure(server, label, scenario, durationSec = settings.durationS
     p50Ms: m.latency.p50,
     p99Ms: m.latency.p99,
     maxMs: m.latency.max,
-    cpuUsPerReq: Math.round(((cpuAfter - cpuBefore) / m.requests) * 10) / 10,
+    cpuUsPerReq: Math.round(((cpuAfter.total - cpuBefore.total) / m.requests) * 10) / 10,
+    cpuUserUsPerReq: Math.round(((cpuAfter.user - cpuBefore.user) / m.requests) * 10) / 10,
+    cpuSystemUsPerReq: Math.round(((cpuAfter.system - cpuBefore.system) / m.requests) * 10) / 10,
     requests: m.requests,
     non2xx: m.non2xx,
     errors: m.errors,
@@ -213,7 +217,7 @@ async function measure(server, label, scenario, durationSec = settings.durationS
     ...(done.tokensCollected ? { tokensCollected: done.tokensCollected } : {}),
     ...(samples ? { rssSamples: samples } : {}),
   };
-  log(`    ${row.rps} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ${row.cpuUsPerReq} µs CPU/req, non-2xx ${row.non2xx}, errors ${row.errors}`);
+  log(`    ${row.rps} req/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, ${row.cpuUsPerReq} µs CPU/req (user ${row.cpuUserUsPerReq}, system ${row.cpuSystemUsPerReq}), non-2xx ${row.non2xx}, errors ${row.errors}`);
   return row;
 }
 

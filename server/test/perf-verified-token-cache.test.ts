@@ -1,5 +1,6 @@
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenService } from '../src/auth/tokens.ts';
+import { createTokenService, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/auth/tokens.ts';
 import { createVerifiedTokenCache } from '../src/auth/verified-token-cache.ts';
 import { createClient, loginAs, startTestServer, type TestServer } from './support/server.ts';
 
@@ -34,6 +35,34 @@ describe('verified-token cache', () => {
   it('refuses a nonsensical bound', () => {
     expect(() => createVerifiedTokenCache(-1)).toThrow(/whole number/);
     expect(() => createVerifiedTokenCache(1.5)).toThrow(/whole number/);
+  });
+});
+
+describe('token signing', () => {
+  it("signs byte for byte what jose's SignJWT signs (HMAC through node:crypto instead of WebCrypto)", async () => {
+    const tokens = createTokenService(SECRET);
+    const cases = [
+      { userId: 'u1', sessionId: 's1', issuedAtMs: 1_700_000_000_123, expiresAtMs: 1_700_604_800_123 },
+      { userId: '3f0c6a9e-2b7d-4c1e-9a55-0f6e2d1c8b7a', sessionId: 'Zm9vYmFyYmF6cXV4cXV1eDEy', issuedAtMs: 1_800_000_000_999, expiresAtMs: 1_802_419_200_001 },
+      { userId: 'ü"\\/\u2028', sessionId: 'é', issuedAtMs: 0, expiresAtMs: 1 },
+    ];
+    for (const input of cases) {
+      const expected = await new SignJWT({ sid: input.sessionId })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(input.userId)
+        .setIssuer(TOKEN_ISSUER)
+        .setAudience(TOKEN_AUDIENCE)
+        .setIssuedAt(Math.floor(input.issuedAtMs / 1000))
+        .setExpirationTime(Math.ceil(input.expiresAtMs / 1000))
+        .sign(new TextEncoder().encode(SECRET));
+      expect(await tokens.sign(input)).toBe(expected);
+    }
+  });
+
+  it('signs tokens that jose verifies', async () => {
+    const tokens = createTokenService(SECRET, { verifiedCacheSize: 0 });
+    const token = await tokens.sign({ userId: 'u9', sessionId: 's9', issuedAtMs: Date.now(), expiresAtMs: Date.now() + 60_000 });
+    expect(await tokens.verify(token)).toMatchObject({ valid: true, claims: { sub: 'u9', sid: 's9' } });
   });
 });
 
