@@ -59,6 +59,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     timeoutMs: config.wechatTimeoutMs,
     apiBase: () => wechat.apiBase ?? ownSimulatorBase(app),
   });
+  // After requests in flight have finished: drop the kept-alive sockets to WeChat (or to our own simulator).
+  app.addHook('onClose', async () => wechatClient.close());
   const tokens = createTokenService(resolveJwtSecret(config.jwtSecret, config.databasePath));
   const authService = createAuthService({
     store: app.store,

@@ -1,4 +1,5 @@
 import { WeChatError, reasonForErrcode } from './errors.ts';
+import { createHttpGetter, HttpGetError } from './http-get.ts';
 
 export interface Code2SessionResult {
   openid: string;
@@ -14,14 +15,20 @@ export interface WeChatClientOptions {
   timeoutMs: number;
 }
 
-export type WeChatClient = { code2Session(code: string): Promise<Code2SessionResult> };
+export interface WeChatClient {
+  code2Session(code: string): Promise<Code2SessionResult>;
+  /** Closes kept-alive connections. */
+  close(): void;
+}
 
 /**
  * `auth.code2Session` over HTTP. One request per call: a code is never sent twice, because WeChat
  * burns it on the first attempt and a resend would only turn a transient failure into 40163.
  */
 export function createWeChatClient(options: WeChatClientOptions): WeChatClient {
+  const http = createHttpGetter();
   return {
+    close: () => http.close(),
     async code2Session(code) {
       const url = new URL('sns/jscode2session', ensureTrailingPath(options.apiBase()));
       url.search = new URLSearchParams({
@@ -31,20 +38,18 @@ export function createWeChatClient(options: WeChatClientOptions): WeChatClient {
         grant_type: 'authorization_code',
       }).toString();
 
-      let response: Response;
+      let status: number;
       let text: string;
       try {
-        response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });
-        text = await response.text();
+        ({ status, text } = await http.get(url, options.timeoutMs));
       } catch (error) {
-        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-        throw new WeChatError(
-          'wechat_unavailable',
-          timedOut ? `no answer within ${options.timeoutMs} ms` : `network error: ${describeNetworkError(error)}`,
-        );
+        if (error instanceof HttpGetError) {
+          throw new WeChatError('wechat_unavailable', error.code === 'network' ? `network error: ${error.detail}` : error.detail);
+        }
+        throw error;
       }
-      if (response.status >= 500) throw new WeChatError('wechat_unavailable', `HTTP ${response.status}`);
-      if (response.status !== 200) throw new WeChatError('wechat_unavailable', `unexpected HTTP ${response.status}`);
+      if (status >= 500) throw new WeChatError('wechat_unavailable', `HTTP ${status}`);
+      if (status !== 200) throw new WeChatError('wechat_unavailable', `unexpected HTTP ${status}`);
 
       let body: unknown;
       try {
@@ -75,9 +80,4 @@ export function createWeChatClient(options: WeChatClientOptions): WeChatClient {
 function ensureTrailingPath(base: string): string {
   // A relative path keeps a base's own path (the simulator lives under `/__wechat`).
   return base.replace(/\/+$/, '') + '/';
-}
-
-function describeNetworkError(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: string } | undefined) : undefined;
-  return cause?.code ?? (error instanceof Error ? error.name : 'unknown');
 }
