@@ -39,7 +39,7 @@ describe('verified-token cache', () => {
 });
 
 describe('token signing', () => {
-  it("signs byte for byte what jose's SignJWT signs (HMAC through node:crypto instead of WebCrypto)", async () => {
+  it('signs deterministically, byte for byte as SignJWT with the raw secret (a replayed code gets the same token)', async () => {
     const tokens = createTokenService(SECRET);
     const cases = [
       { userId: 'u1', sessionId: 's1', issuedAtMs: 1_700_000_000_123, expiresAtMs: 1_700_604_800_123 },
