@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginAs, startTestServer, type TestServer } from '../support/server.ts';
-import { envelopeError, expectNoLeaks, hardeningEnv, rawHttp, type RawResponse } from './support.ts';
+import { envelopeError, expectNoLeaks, hardeningEnv, rawHttp, toRaw, type RawResponse } from './support.ts';
 
 // Suite 5 (issue 6): property-based bad input over HTTP. Whatever arrives (wrong types, huge strings, unicode edge
 // cases, prototype-pollution keys, deep nesting, numbers for strings, broken envelopes), the answer is a 4xx with a
@@ -125,15 +125,7 @@ async function send(call: Call): Promise<RawResponse> {
   if (call.contentType !== undefined) headers['content-type'] = call.contentType;
   if (call.authorization !== undefined) headers.authorization = call.authorization === 'valid' ? `Bearer ${token}` : call.authorization;
   const url = `${server.url}/trpc/${call.path}${call.query ? `?${call.query}` : ''}`;
-  const response = await fetch(url, { method: call.method, headers, ...(call.method !== 'GET' && call.body !== undefined ? { body: call.body } : {}) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, json };
+  return toRaw(await fetch(url, { method: call.method, headers, ...(call.method !== 'GET' && call.body !== undefined ? { body: call.body } : {}) }));
 }
 
 /** URLs carry UTF-8: a lone surrogate cannot be sent as such (fetch would send U+FFFD), so encode it as that. */

@@ -17,7 +17,7 @@ export interface RawResponse {
   json: unknown;
 }
 
-async function toRaw(response: Response): Promise<RawResponse> {
+export async function toRaw(response: Response): Promise<RawResponse> {
   const text = await response.text();
   let json: unknown;
   try {
