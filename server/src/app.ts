@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import { loggerOptions } from './logger.ts';
 import { connectionDrainPlugin } from './plugins/connection-drain.ts';
 import { databasePlugin } from './plugins/database.ts';
-import { clientErrorHandler, frameworkErrors, httpErrorsPlugin } from './plugins/http-errors.ts';
+import { clientErrorHandler, frameworkErrors, httpErrorsPlugin, MAX_PARAM_LENGTH } from './plugins/http-errors.ts';
 import { loginRateLimitPlugin } from './plugins/login-rate-limit.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
 import { staticH5Plugin } from './plugins/static-h5.ts';
@@ -35,7 +35,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     // Batched tRPC paths (`/trpc/getProfile,checkSession`) can be long.
-    routerOptions: { maxParamLength: 5000 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: 64 * 1024,
     // Headers over Node's 16 KiB limit get a 431 whose body says what to do.
     clientErrorHandler,

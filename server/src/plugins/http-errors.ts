@@ -4,6 +4,7 @@ import type { ErrorReason } from '@wxkit/shared';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { INPUT_AS_JSON, INTERNAL_ERROR_MESSAGE } from '../trpc/format-error.ts';
 
 type TRPCCodeKey = keyof typeof TRPC_ERROR_CODES_BY_KEY;
 
@@ -26,7 +27,7 @@ export function trpcProcedures(request: FastifyRequest): string[] | undefined {
   if (request.routeOptions.url !== '/trpc/:path') return undefined;
   const path = (request.params as { path?: unknown } | undefined)?.path;
   if (typeof path !== 'string') return undefined;
-  // Decoded once more, as a handler that decodes the (already decoded) param again would see it: `log%2569n` → login.
+  // Decoded once more: tRPC's resolveResponse decodes the (already decoded) param again, so `log%2569n` reaches login.
   let decoded = path;
   try {
     decoded = decodeURIComponent(path);
@@ -70,7 +71,7 @@ export const httpErrorsPlugin = fp(
             code: 'INTERNAL_SERVER_ERROR',
             httpStatus: 500,
             reason: 'internal',
-            message: 'Internal server error: try again; if it keeps happening, report the time of the request to the operators.',
+            message: INTERNAL_ERROR_MESSAGE,
           }),
         );
       }
@@ -107,7 +108,7 @@ export const httpErrorsPlugin = fp(
           code: status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST',
           httpStatus: status,
           reason: 'invalid_input',
-          message: `${error.message}: send the input as JSON (GET: ?input=<url-encoded JSON>, POST: JSON body).`,
+          message: `${error.message}: send ${INPUT_AS_JSON}.`,
           ...(path ? { path } : {}),
         }),
       );
@@ -136,7 +137,7 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   );
 }
 
-/** app.ts sets the router's maxParamLength to this: batched procedure lists longer than it are refused. */
+/** The router's maxParamLength (set in app.ts): batched procedure lists longer than it are refused. */
 export const MAX_PARAM_LENGTH = 5000;
 
 function tooLongBody() {

@@ -18,6 +18,11 @@ function issueText(issue: Issue): string {
   return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
 }
 
+/** The one message an unexpected error shows (its own text could quote SQL or a secret). */
+export const INTERNAL_ERROR_MESSAGE = 'Internal server error: try again; if it keeps happening, report the time of the request to the operators.';
+/** How procedure input travels, for messages about unreadable input. */
+export const INPUT_AS_JSON = 'the input as JSON (GET: ?input=<url-encoded JSON>, POST: JSON body)';
+
 /**
  * Turns any error into the message and `reason` a client sees. Unexpected errors never show their own message
  * (it could quote SQL or a secret); they are logged server-side by the adapter's onError.
@@ -30,7 +35,7 @@ export function describeError(error: TRPCError): { message: string; reason: Erro
     return { message: `Invalid input: ${text}. Fix the input and send it again.`, reason: 'invalid_input' };
   }
   if (error.code === 'BAD_REQUEST' || error.code === 'PARSE_ERROR') {
-    return { message: `${error.message}. Send the input as JSON (GET: ?input=<url-encoded JSON>, POST: JSON body).`, reason: 'invalid_input' };
+    return { message: `${error.message}. Send ${INPUT_AS_JSON}.`, reason: 'invalid_input' };
   }
   // Malformed requests rather than bad values: say how to send them instead.
   if (error.code === 'NOT_FOUND' && /procedure/i.test(error.message)) {
@@ -43,7 +48,7 @@ export function describeError(error: TRPCError): { message: string; reason: Erro
     return { message: `${error.message}. Send mutations with \`content-type: application/json\` and a JSON body ({} when there is no input).`, reason: 'invalid_input' };
   }
   if (error.code === 'INTERNAL_SERVER_ERROR') {
-    return { message: 'Internal server error: try again; if it keeps happening, report the time of the request to the operators.', reason: 'internal' };
+    return { message: INTERNAL_ERROR_MESSAGE, reason: 'internal' };
   }
   return { message: error.message, reason: undefined };
 }
