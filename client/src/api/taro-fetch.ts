@@ -1,4 +1,6 @@
 import Taro from '@tarojs/taro';
+import { platformErrorDetail } from '../auth/errors.ts';
+import { abortError } from '../auth/flight.ts';
 
 /** The subset of `fetch`'s Response that tRPC's httpBatchLink reads. */
 export interface TaroResponse {
@@ -21,12 +23,6 @@ export interface TaroFetchInit {
 /** A request that never reached an HTTP answer (offline, DNS, TLS, timeout, domain not whitelisted). */
 export class NetworkError extends Error {
   override readonly name = 'NetworkError';
-}
-
-function abortError(): Error {
-  const error = new Error('The request was aborted.');
-  error.name = 'AbortError';
-  return error;
 }
 
 function headerMap(header: unknown) {
@@ -104,8 +100,7 @@ export function taroFetch(url: unknown, init: TaroFetchInit = {}): Promise<TaroR
       (error: unknown) => {
         signal?.removeEventListener('abort', onAbort);
         if (signal?.aborted) return reject(abortError());
-        const detail = (error as { errMsg?: string; message?: string } | null)?.errMsg ?? (error as Error | null)?.message ?? String(error);
-        reject(new NetworkError(`${method} ${target} failed before any answer (${detail}): check the network, and that the server is reachable (on weapp: its domain is in the request whitelist).`));
+        reject(new NetworkError(`${method} ${target} failed before any answer (${platformErrorDetail(error)}): check the network, and that the server is reachable (on weapp: its domain is in the request whitelist).`));
       },
     );
   });

@@ -1,10 +1,11 @@
 import type { LoginOutput } from '@wxkit/shared';
+import { reasonOf, type ClientErrorReason } from './errors.ts';
 import { startFlight, sleep, type Flight } from './flight.ts';
 import type { AuthPlatform } from './platform.ts';
 import type { StoredSession, TokenStore } from './token-store.ts';
 
 /** Login failures worth one more try with a fresh code: the code itself, or WeChat for a moment. */
-const RETRY_WITH_FRESH_CODE = new Set(['code_invalid', 'code_used', 'wechat_unavailable']);
+const RETRY_WITH_FRESH_CODE = new Set<ClientErrorReason | undefined>(['code_invalid', 'code_used', 'wechat_unavailable']);
 
 export interface AuthSessionOptions {
   platform: AuthPlatform;
@@ -34,10 +35,6 @@ export interface AuthSession {
   forget(): void;
 }
 
-function reasonOf(error: unknown): unknown {
-  return (error as { data?: { reason?: unknown } } | null)?.data?.reason;
-}
-
 export function createAuthSession(options: AuthSessionOptions): AuthSession {
   const { platform, store } = options;
   const backoffMs = options.retryBackoffMs ?? 300;
@@ -56,7 +53,7 @@ export function createAuthSession(options: AuthSessionOptions): AuthSession {
         options.onLogin?.(output);
         return output.token;
       } catch (error) {
-        if (attempt === 1 && RETRY_WITH_FRESH_CODE.has(reasonOf(error) as string) && !signal.aborted) {
+        if (attempt === 1 && RETRY_WITH_FRESH_CODE.has(reasonOf(error)) && !signal.aborted) {
           await sleep(backoffMs, signal);
           continue;
         }

@@ -30,6 +30,11 @@ export function reasonOf(error: unknown): ClientErrorReason | undefined {
   return undefined;
 }
 
+/** The text a Taro/wx API failure carries (`errMsg` from wx, `message` from an Error), for error messages. */
+export function platformErrorDetail(error: unknown): string {
+  return (error as { errMsg?: string; message?: string } | null)?.errMsg ?? (error as Error | null)?.message ?? String(error);
+}
+
 /** Turns anything a link produced into the error type callers get. */
 export function toApiError(error: unknown): ApiError {
   return TRPCClientError.from<AppRouter>(error instanceof Error ? error : new Error(String(error)));

@@ -1,6 +1,6 @@
 import Taro from '@tarojs/taro';
 import type { BareClient } from '../api/create-api.ts';
-import { LoginCodeError } from './errors.ts';
+import { LoginCodeError, platformErrorDetail } from './errors.ts';
 import { abortError } from './flight.ts';
 import type { AuthPlatform } from './platform.ts';
 
@@ -34,8 +34,7 @@ export function createH5Platform(deps: { apiUrl: string; bare: BareClient; user:
         res = await task;
       } catch (error) {
         if (signal.aborted) throw abortError();
-        const detail = (error as { errMsg?: string; message?: string } | null)?.errMsg ?? (error as Error | null)?.message ?? String(error);
-        throw new LoginCodeError(`Could not reach the login simulator at ${url} (${detail}): check that the server is running, then reload.`);
+        throw new LoginCodeError(`Could not reach the login simulator at ${url} (${platformErrorDetail(error)}): check that the server is running, then reload.`);
       } finally {
         signal.removeEventListener('abort', onAbort);
       }

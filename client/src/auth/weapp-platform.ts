@@ -1,6 +1,6 @@
 import Taro from '@tarojs/taro';
 import { abortError } from './flight.ts';
-import { LoginCodeError } from './errors.ts';
+import { LoginCodeError, platformErrorDetail } from './errors.ts';
 import type { AuthPlatform } from './platform.ts';
 
 const LOGIN_TIMEOUT_MS = 10_000;
@@ -34,8 +34,7 @@ export function createWeappPlatform(): AuthPlatform {
             else finish(() => reject(new LoginCodeError(`wx.login gave no code (${res.errMsg}): reopen the mini-program and try again.`)));
           },
           (error: unknown) => {
-            const detail = (error as { errMsg?: string } | null)?.errMsg ?? String(error);
-            finish(() => reject(new LoginCodeError(`wx.login failed (${detail}): check the network and that WeChat is logged in, then try again.`)));
+            finish(() => reject(new LoginCodeError(`wx.login failed (${platformErrorDetail(error)}): check the network and that WeChat is logged in, then try again.`)));
           },
         );
       });
