@@ -1,8 +1,11 @@
 import type { FastifyServerOptions } from 'fastify';
 import type { Config } from './config.ts';
 
-/** Query parameters whose values never reach a log line (the simulator's URL carries the AppSecret and the code). */
-const secretParams = /([?&](?:secret|appsecret|js_code|code|token|access_token|session_key)=)[^&#]*/gi;
+/**
+ * Query parameters whose values never reach a log line: the simulator's URLs carry the AppSecret, codes, the
+ * access_token, and checksession's openid and session_key signature.
+ */
+const secretParams = /([?&](?:secret|appsecret|js_code|code|token|access_token|session_key|openid|signature)=)[^&#]*/gi;
 
 export function redactUrl(url: string): string {
   return url.replace(secretParams, '$1[REDACTED]');
@@ -22,12 +25,20 @@ export const redactPaths = [
   'openid',
   'unionid',
   'code',
+  'password',
+  'currentPassword',
+  'newPassword',
+  'accessToken',
+  'access_token',
   '*.token',
   '*.secret',
   '*.session_key',
   '*.sessionKey',
   '*.openid',
   '*.unionid',
+  '*.password',
+  '*.accessToken',
+  '*.access_token',
 ];
 
 export function loggerOptions(config: Pick<Config, 'logLevel'>, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {

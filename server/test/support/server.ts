@@ -20,23 +20,47 @@ export interface TestServer {
 /** Every app response body and log line of every test server in this worker, so suites can scan them for secrets. */
 export const responseBodies: string[] = [];
 export const allLogLines: string[] = [];
-/** Every openid, unionid and session_key the simulator issued in this worker (read from its own responses). */
+/**
+ * Every openid, unionid, session_key, access_token and phone number the simulator issued in this worker (read from
+ * its own responses).
+ */
 export const issuedSecrets = new Set<string>();
+/** Other encodings of the issued session_keys (hex, base64url): a leak is a leak in any encoding. */
+const issuedSecretEncodings = new Set<string>();
+
+/** WeChat's side of the simulator: its answers carry what we must never pass on. The dev helpers are the client's side. */
+const simulatorApiPath = /^\/__wechat\/(?:sns|cgi-bin|wxa)\//;
 
 function recordSimulatorAnswer(body: string) {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(body) as Record<string, unknown>;
-    for (const key of ['openid', 'unionid', 'session_key']) {
-      if (typeof parsed[key] === 'string') issuedSecrets.add(parsed[key] as string);
-    }
+    parsed = JSON.parse(body);
   } catch {
-    // a fault's raw body: nothing issued
+    return; // a fault's raw body: nothing issued
+  }
+  if (typeof parsed !== 'object' || parsed === null) return;
+  const answer = parsed as Record<string, unknown>;
+  for (const key of ['openid', 'unionid', 'session_key', 'access_token']) {
+    if (typeof answer[key] === 'string') issuedSecrets.add(answer[key] as string);
+  }
+  if (typeof answer.session_key === 'string') {
+    const bytes = Buffer.from(answer.session_key, 'base64');
+    issuedSecretEncodings.add(bytes.toString('hex'));
+    issuedSecretEncodings.add(bytes.toString('base64url'));
+  }
+  const phone = answer.phone_info;
+  if (typeof phone === 'object' && phone !== null) {
+    for (const key of ['phoneNumber', 'purePhoneNumber']) {
+      const value = (phone as Record<string, unknown>)[key];
+      if (typeof value === 'string') issuedSecrets.add(value);
+    }
   }
 }
 
 /** Texts (app responses + log lines) that contain any issued secret, or any of `extra`. Empty means clean. */
 export function findLeaks(extra: string[] = []): string[] {
-  const needles = [...issuedSecrets, ...extra].filter((s) => s.length >= 8);
+  const encodings = [...issuedSecretEncodings].flatMap((encoded) => [encoded, encoded.toUpperCase()]);
+  const needles = [...issuedSecrets, ...encodings, ...extra].filter((s) => s.length >= 8);
   return [...responseBodies, ...allLogLines].filter((text) => needles.some((needle) => text.includes(needle)));
 }
 
@@ -62,7 +86,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
     if (body === undefined) return payload;
     // The simulator plays WeChat: its answers carry the secrets we must never pass on.
-    if (request.url.startsWith('/__wechat/sns/')) recordSimulatorAnswer(body);
+    if (simulatorApiPath.test(request.url)) recordSimulatorAnswer(body);
     else responseBodies.push(body);
     return payload;
   });
