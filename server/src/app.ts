@@ -1,8 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createAccountService } from './accounts/account-service.ts';
+import { createPasswordHasher } from './accounts/passwords.ts';
 import { createAuthService } from './auth/auth-service.ts';
 import { resolveJwtSecret } from './auth/jwt-secret.ts';
+import { createSecretBox } from './auth/secret-box.ts';
 import { createTokenService } from './auth/tokens.ts';
+import { createAccessTokenManager } from './wechat-data/access-token.ts';
+import { createPhoneService } from './wechat-data/phone.ts';
+import { createSessionKeyService } from './wechat-data/session-key.ts';
+import { createWeRunService } from './wechat-data/werun-service.ts';
 import type { Config } from './config.ts';
 import { loggerOptions } from './logger.ts';
 import { connectionDrainPlugin } from './plugins/connection-drain.ts';
@@ -61,20 +68,23 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
   // After requests in flight have finished: drop the kept-alive sockets to WeChat (or to our own simulator).
   app.addHook('onClose', async () => wechatClient.close());
-  const tokens = createTokenService(resolveJwtSecret(config.jwtSecret, config.databasePath));
-  const authService = createAuthService({
-    store: app.store,
-    tokens,
-    wechat: wechatClient,
-    sessionTtlSeconds: config.sessionTtlSeconds,
-    ...(options.now ? { now: options.now } : {}),
-    log: app.log,
-  });
+  const serverSecret = resolveJwtSecret(config.jwtSecret, config.databasePath);
+  const tokens = createTokenService(serverSecret);
+  // Seals WeChat's session_key and access_token at rest, with a key derived from the server secret.
+  const secretBox = createSecretBox(serverSecret);
+  const clock = options.now ? { now: options.now } : {};
+  const store = app.store;
+  const authService = createAuthService({ store, tokens, wechat: wechatClient, secretBox, sessionTtlSeconds: config.sessionTtlSeconds, ...clock, log: app.log });
+  const accountService = createAccountService({ store, auth: authService, passwords: createPasswordHasher(), log: app.log });
+  const accessTokens = createAccessTokenManager({ store, wechat: wechatClient, appId: wechat.appId, secretBox, timeoutMs: config.wechatTimeoutMs, ...clock, log: app.log });
+  const sessionKeys = createSessionKeyService({ store, secretBox, wechat: wechatClient, accessTokens, ...clock, log: app.log });
+  const phoneService = createPhoneService({ store, wechat: wechatClient, accessTokens, appId: wechat.appId, ...clock });
+  const weRunService = createWeRunService({ store, sessionKeys, appId: wechat.appId, ...clock, log: app.log });
 
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(httpErrorsPlugin);
   await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute });
-  await app.register(trpcPlugin, { authService, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
+  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
   // The mini-program's H5 build at `/` (client/dist/h5); the API stays at /trpc.
   await app.register(staticH5Plugin);

@@ -108,7 +108,9 @@ describe('--help', () => {
     const run = await cli(['updateProfile', '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('POST /trpc/updateProfile');
-    expect(run.stdout).toMatch(/output: +\{ id: string, nickname: string \| null, avatarUrl: string \| null, createdAt: string \(date-time\) \}/);
+    expect(run.stdout).toMatch(
+      /output: +\{ id: string, nickname: string \| null, avatarUrl: string \| null, createdAt: string \(date-time\), username: string \| null, wechatBound: boolean, phone: string \| null \}/,
+    );
     const query = await cli(['getProfile', '--help']);
     expect(query.stdout).toContain('GET /trpc/getProfile');
   });
@@ -297,5 +299,46 @@ describe('--as token cache', () => {
     const xdg = join(workDir, 'xdg');
     json(await cli(['getProfile', '--as', 'gina', '--url', server.url], { env: { WXKIT_CACHE_DIR: undefined, XDG_CACHE_HOME: xdg } }));
     expect(cachedFiles(join(xdg, 'wxkit'))).toHaveLength(1);
+  });
+});
+
+describe('accounts from the CLI alone', () => {
+  it('sign up, log in with --password-as, bind a simulated WeChat user, then --as lands on the account', async () => {
+    const password = 'correct horse: battery';
+    const signedUp = json(await cli(['signUp', '--url', server.url, '--input', JSON.stringify({ username: 'Shop.Bob', password })]));
+    expect(signedUp).toMatchObject({ isNewUser: true, user: { username: 'shop.bob', wechatBound: false } });
+
+    const byPassword = json(await cli(['getProfile', '--password-as', `shop.bob:${password}`, '--url', server.url]));
+    expect(byPassword.id).toBe(signedUp.user.id);
+    expect(cachedFiles().some((f) => readFileSync(f, 'utf8').includes('"user": "password:shop.bob#'))).toBe(true);
+    // The password itself is not in the cache.
+    expect(cachedFiles().some((f) => readFileSync(f, 'utf8').includes(password))).toBe(false);
+
+    json(await cli(['getProfile', '--as', 'cli-wx', '--url', server.url]));
+    const oldToken = cachedToken('cli-wx');
+    const bound = json(await cli(['bindAccount', '--as', 'cli-wx', '--url', server.url, '--input', JSON.stringify({ username: 'shop.bob', password })]));
+    expect(bound.user).toMatchObject({ id: signedUp.user.id, wechatBound: true });
+    // The answer's token replaced the revoked one in the cache: no extra login on the next call.
+    expect(cachedToken('cli-wx')).toBe(bound.token);
+    expect(cachedToken('cli-wx')).not.toBe(oldToken);
+    const before = await simulatorExchanges(server.url);
+    const after = json(await cli(['getProfile', '--as', 'cli-wx', '--url', server.url]));
+    expect(after.id).toBe(signedUp.user.id);
+    expect(await simulatorExchanges(server.url)).toBe(before);
+  });
+
+  it('a wrong password is reported with its reason and does not trigger a re-login', async () => {
+    const run = await cli(['getProfile', '--password-as', 'shop.bob:not the password', '--url', server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('reason: credentials_invalid');
+  });
+
+  it('--password-as needs username:password and excludes --as', async () => {
+    const bad = await cli(['getProfile', '--password-as', 'nocolon', '--url', server.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--password-as needs <username>:<password>');
+    const both = await cli(['getProfile', '--password-as', 'a:b', '--as', 'x', '--url', server.url]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('not --as and --password-as');
   });
 });

@@ -1,19 +1,30 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuthFailureReason, LoginOutput } from '@wxkit/shared';
-import type { Store } from '../db/store.ts';
+import type { NewSession, SessionMethod, Store } from '../db/store.ts';
 import type { WeChatClient } from '../wechat/client.ts';
 import { WeChatError } from '../wechat/errors.ts';
 import { profileToWire } from './profile-wire.ts';
+import type { SecretBox } from './secret-box.ts';
 import type { TokenService } from './tokens.ts';
 
 export type AuthResult =
-  | { valid: true; userId: string; sessionId: string; expiresAt: number }
+  | {
+      valid: true;
+      userId: string;
+      sessionId: string;
+      expiresAt: number;
+      method: SessionMethod;
+      /** WeChat's last word on the user's session_key for this session (checkSession asks again after 10 minutes). */
+      keyCheck: { at: number | null; valid: boolean | null };
+    }
   | { valid: false; reason: AuthFailureReason };
 
 export interface AuthServiceOptions {
   store: Store;
   tokens: TokenService;
   wechat: WeChatClient;
+  /** Seals WeChat's session_key before it is stored. */
+  secretBox: SecretBox;
   sessionTtlSeconds: number;
   now?: () => number;
   /** Where failed exchanges are logged (the app's pino logger). WeChatError details never hold a secret or the code. */
@@ -46,17 +57,39 @@ export function createAuthService(options: AuthServiceOptions) {
   const failures = new Map<string, { error: WeChatError; until: number }>();
 
   async function replay(codeHash: string): Promise<LoginOutput | undefined> {
-    const row = store.sessionByCodeHash(codeHash);
+    const row = await store.sessionByCodeHash(codeHash);
     if (!row) return undefined;
     if (row.revokedAt !== null || now() - row.createdAt >= CODE_REPLAY_WINDOW_MS || row.expiresAt <= now()) {
       throw new WeChatError('code_used', 'code already exchanged for a session that is no longer returnable');
     }
-    const user = store.profile(row.userId);
-    if (!user) throw new WeChatError('code_used', 'code already exchanged; its user no longer exists');
+    const output = await sessionOutput(row.userId, row.id, row.createdAt, row.expiresAt, undefined);
+    if (!output) throw new WeChatError('code_used', 'code already exchanged; its user no longer exists');
+    return output;
+  }
+
+  /** A new session's id and times (not yet stored). */
+  function newSession(codeHash: string | null): NewSession {
+    const createdAt = now();
+    return { id: randomBytes(18).toString('base64url'), codeHash, createdAt, expiresAt: createdAt + ttlMs };
+  }
+
+  /**
+   * What every way of logging in answers: a token for the stored session and the user's profile. `isNewUser`
+   * undefined: the user is new when it was created with this session (a replayed code).
+   */
+  async function sessionOutput(
+    userId: string,
+    sessionId: string,
+    createdAt: number,
+    expiresAt: number,
+    isNewUser: boolean | undefined,
+  ): Promise<LoginOutput | undefined> {
+    const user = await store.profile(userId);
+    if (!user) return undefined;
     return {
-      token: await tokens.sign({ userId: row.userId, sessionId: row.id, issuedAtMs: row.createdAt, expiresAtMs: row.createdAt + maxAgeMs }),
-      expiresAt: new Date(row.expiresAt).toISOString(),
-      isNewUser: user.createdAt === row.createdAt,
+      token: await tokens.sign({ userId, sessionId, issuedAtMs: createdAt, expiresAtMs: createdAt + maxAgeMs }),
+      expiresAt: new Date(expiresAt).toISOString(),
+      isNewUser: isNewUser ?? user.createdAt === createdAt,
       user: profileToWire(user),
     };
   }
@@ -79,23 +112,17 @@ export function createAuthService(options: AuthServiceOptions) {
       throw error;
     }
 
-    const createdAt = now();
-    const expiresAt = createdAt + ttlMs;
-    const sessionId = randomBytes(18).toString('base64url');
-    const { userId, isNewUser } = store.loginUser({
+    const session = newSession(codeHash);
+    const { userId, isNewUser } = await store.loginWechat({
       newUserId: randomUUID(),
       openid: result.openid,
       unionid: result.unionid,
-      session: { id: sessionId, sessionKey: result.sessionKey, codeHash, createdAt, expiresAt },
+      sessionKeyEnc: options.secretBox.seal(result.sessionKey),
+      session,
     });
-    const user = store.profile(userId);
-    if (!user) throw new Error('user missing right after login');
-    return {
-      token: await tokens.sign({ userId, sessionId, issuedAtMs: createdAt, expiresAtMs: createdAt + maxAgeMs }),
-      expiresAt: new Date(expiresAt).toISOString(),
-      isNewUser,
-      user: profileToWire(user),
-    };
+    const output = await sessionOutput(userId, session.id, session.createdAt, session.expiresAt, isNewUser);
+    if (!output) throw new Error('user missing right after login');
+    return output;
   }
 
   /** Operators act on wechat_config (our appid/secret) and watch wechat_unavailable; the rest is the user's code. */
@@ -134,7 +161,7 @@ export function createAuthService(options: AuthServiceOptions) {
       if (!header.startsWith('Bearer ')) return { valid: false, reason: 'invalid' };
       const checked = await tokens.verify(header.slice(7));
       if (!checked.valid) return checked;
-      const session = store.sessionForAuth(checked.claims.sid);
+      const session = await store.sessionForAuth(checked.claims.sid);
       if (!session || session.userId !== checked.claims.sub) return { valid: false, reason: 'invalid' };
       if (session.revokedAt !== null) return { valid: false, reason: 'revoked' };
       const t = now();
@@ -143,14 +170,25 @@ export function createAuthService(options: AuthServiceOptions) {
       if (expiresAt - t < ttlMs / 2) {
         // Slide: a full TTL from now, capped by the token's exp (login + SESSION_MAX_AGE_TTLS × TTL).
         const slid = Math.min(t + ttlMs, checked.claims.exp * 1000);
-        if (slid > expiresAt && store.extendSession(checked.claims.sid, slid, t)) expiresAt = slid;
+        if (slid > expiresAt && (await store.extendSession(checked.claims.sid, slid, t))) expiresAt = slid;
       }
-      return { valid: true, userId: session.userId, sessionId: checked.claims.sid, expiresAt };
+      return {
+        valid: true,
+        userId: session.userId,
+        sessionId: checked.claims.sid,
+        expiresAt,
+        method: session.method,
+        keyCheck: { at: session.keyCheckedAt, valid: session.keyValid },
+      };
     },
 
-    logout(sessionId: string): void {
-      store.revokeSession(sessionId, now());
+    async logout(sessionId: string): Promise<void> {
+      await store.revokeSession(sessionId, now());
     },
+
+    newSession,
+    sessionOutput,
+    now,
   };
 }
 

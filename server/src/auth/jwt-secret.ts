@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -10,12 +10,29 @@ export function resolveJwtSecret(configured: string | undefined, databasePath: s
   if (configured !== undefined) return configured;
   if (databasePath === ':memory:' || databasePath.startsWith('file:')) return randomBytes(48).toString('base64url');
   const file = join(dirname(databasePath), 'jwt-secret');
-  if (existsSync(file)) {
-    const stored = readFileSync(file, 'utf8').trim();
-    if (stored.length >= 32) return stored;
-  }
+  const stored = readSecret(file);
+  if (stored) return stored;
+  const damaged = existsSync(file); // there, but too short to be ours
   mkdirSync(dirname(file), { recursive: true });
   const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, secret + '\n', { mode: 0o600 });
-  return secret;
+  // Written aside, then linked into place: the link fails if another process got there first, and a reader never
+  // sees a half-written file. Processes starting together on one fresh data folder thus share one secret.
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(temp, secret + '\n', { mode: 0o600 });
+  try {
+    if (damaged) rmSync(file, { force: true });
+    linkSync(temp, file);
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readSecret(file) ?? secret;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+function readSecret(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const stored = readFileSync(file, 'utf8').trim();
+  return stored.length >= 32 ? stored : undefined;
 }

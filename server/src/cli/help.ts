@@ -73,7 +73,9 @@ Options:
   --input <json>    the procedure's input as JSON; @file.json reads a file, @- reads stdin
   --as <user>       log in as this simulated user first (POST /__wechat/dev/login, then login); the token is
                     cached per user and server and replaced when the server rejects it
-  --token <token>   send Authorization: Bearer <token> (instead of --as)
+  --password-as <username>:<password>
+                    log in with a username and password first (loginWithPassword); cached like --as
+  --token <token>   send Authorization: Bearer <token> (instead of --as / --password-as)
   --url <base>      server base URL (default: $WXKIT_API_URL or ${DEFAULT_URL})
   --raw             also print every HTTP request and response on stderr
   -h, --help        this help
@@ -82,6 +84,10 @@ Examples:
   npm run api -- login --as alice                          log in as "alice" and print the session
   npm run api -- getProfile --as alice
   npm run api -- updateProfile --as alice --input '{"nickname":"Alice"}'
+  npm run api -- signUp --input '{"username":"shop.bob","password":"correct horse"}'
+  npm run api -- getProfile --password-as 'shop.bob:correct horse'
+  npm run api -- bindAccount --as alice --input '{"username":"shop.bob","password":"correct horse"}'
+                                                           alice's WeChat identity now logs in to shop.bob
   npm run api -- checkSession --token "$TOKEN" --raw
   npm run -s api -- getProfile --as alice | jq .id         (-s keeps npm's banner out of stdout)
 
@@ -98,7 +104,7 @@ export function procedureHelp(p: ProcedureInfo): string {
       : `POST /trpc/${p.name} with content-type: application/json and the input as body${p.input ? '' : ' ({} when none)'}`;
   const inputFlag = p.input ? ` --input '<json>'` : '';
   const auth = p.protected ? ' --as alice' : '';
-  return `${p.name}: ${p.type}, ${access(p)}${p.protected ? ' (needs a token: --as <user> or --token <token>)' : ''}
+  return `${p.name}: ${p.type}, ${access(p)}${p.protected ? ' (needs a token: --as <user>, --password-as <username>:<password> or --token <token>)' : ''}
 
   HTTP:    ${http}
   input:   ${inputShape(p)}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,8 @@ interface Options {
   procedure: ProcedureInfo;
   input: unknown;
   as: string | undefined;
+  /** `--password-as user:password`: log in with loginWithPassword instead of the simulator. */
+  passwordAs: { username: string; password: string } | undefined;
   token: string | undefined;
   url: string;
   raw: boolean;
@@ -71,6 +74,7 @@ function parse(argv: string[], procedures: ProcedureInfo[], io: Io): { kind: 'he
       options: {
         input: { type: 'string' },
         as: { type: 'string' },
+        'password-as': { type: 'string' },
         token: { type: 'string' },
         url: { type: 'string' },
         raw: { type: 'boolean', default: false },
@@ -96,7 +100,9 @@ function parse(argv: string[], procedures: ProcedureInfo[], io: Io): { kind: 'he
   }
   if (values.help || positionals[0] === 'help') return { kind: 'help', text: procedureHelp(procedure) };
   if (procedure.type === 'subscription') throw new UsageError(`${name} is a subscription: the CLI calls queries and mutations only.`);
-  if (values.as !== undefined && values.token !== undefined) throw new UsageError('pass either --as <user> or --token <token>, not both.');
+  const identities = [values.as !== undefined && '--as', values['password-as'] !== undefined && '--password-as', values.token !== undefined && '--token'].filter(Boolean);
+  if (identities.length > 1) throw new UsageError(`pass one of --as <user>, --password-as <username>:<password> or --token <token>, not ${identities.join(' and ')}.`);
+  const passwordAs = values['password-as'] === undefined ? undefined : parsePasswordAs(values['password-as']);
   if (values.as !== undefined && values.as.trim() === '') throw new UsageError('--as needs a user name, e.g. --as alice.');
   if (name === 'login' && values.as !== undefined && values.input !== undefined) {
     throw new UsageError('login takes either --as <user> (the CLI mints the code) or --input \'{"code":"…"}\', not both.');
@@ -115,11 +121,25 @@ function parse(argv: string[], procedures: ProcedureInfo[], io: Io): { kind: 'he
       procedure,
       input: values.input === undefined ? undefined : readInput(values.input, io),
       as: values.as,
+      passwordAs,
       token: values.token,
       url: url.href.replace(/\/+$/, ''),
       raw: values.raw,
     },
   };
+}
+
+/** A short digest tying a cached session to the password that opened it; the password itself is never written. */
+function passwordCheck(server: string, credentials: { username: string; password: string }): string {
+  return createHash('sha256').update(`wxkit-cli\0${server}\0${credentials.username}\0${credentials.password}`).digest('hex').slice(0, 16);
+}
+
+function parsePasswordAs(value: string): { username: string; password: string } {
+  const colon = value.indexOf(':');
+  if (colon <= 0 || colon === value.length - 1) {
+    throw new UsageError('--password-as needs <username>:<password>, e.g. --password-as shop.bob:\'correct horse\' (the password may contain ":").');
+  }
+  return { username: value.slice(0, colon), password: value.slice(colon + 1) };
 }
 
 function readInput(value: string, io: Io): unknown {
@@ -182,33 +202,46 @@ async function run(options: Options, io: Io): Promise<unknown> {
   const call = (name: string, type: ProcedureInfo['type'], input: unknown) =>
     guard(options.url, state, () => (type === 'query' ? client.query(name, input) : client.mutation(name, input)));
 
-  /** A fresh session for `--as`: a code from the simulator, exchanged by the login procedure, then cached. */
-  const logIn = async (user: string) => {
-    const code = await devLogin(options.url, user, tracedFetch, state);
-    const session = (await call('login', 'mutation', { code })) as { token: string; expiresAt: string; user: { id: string } };
+  /** What a login-shaped answer (login, loginWithPassword, signUp, bindAccount) carries. */
+  type Session = { token: string; expiresAt: string; user: { id: string } };
+  const isSession = (value: unknown): value is Session =>
+    typeof (value as Session | undefined)?.token === 'string' && typeof (value as Session).expiresAt === 'string' && typeof (value as Session).user?.id === 'string';
+  const remember = (user: string, session: Session) =>
     cache.write({ server: options.url, user, token: session.token, expiresAt: session.expiresAt, userId: session.user.id });
+
+  const { procedure, passwordAs } = options;
+  // Cached per identity: a simulated WeChat user (`--as alice`) or a username and password (`--password-as bob:…` →
+  // "password:bob#<check>"): a cached session is reused only with the password that opened it.
+  const user = passwordAs ? `password:${passwordAs.username}#${passwordCheck(options.url, passwordAs)}` : options.as;
+  /** A fresh session: a simulator code exchanged by login, or the username and password; then cached. */
+  const logIn = async (): Promise<Session> => {
+    const session = passwordAs
+      ? ((await call('loginWithPassword', 'mutation', passwordAs)) as Session)
+      : ((await call('login', 'mutation', { code: await devLogin(options.url, user as string, tracedFetch, state) })) as Session);
+    remember(user as string, session);
     return session;
   };
 
-  const { procedure, as: user } = options;
   if (user === undefined) return call(procedure.name, procedure.type, options.input);
-  if (procedure.name === 'login') return logIn(user);
+  if (procedure.name === 'login' || (passwordAs && procedure.name === 'loginWithPassword')) return logIn();
 
   const cached = cache.read(options.url, user);
   const fromCache = cached !== undefined && Date.parse(cached.expiresAt) > Date.now() + 5_000;
-  token = fromCache ? cached.token : (await logIn(user)).token;
+  token = fromCache ? cached.token : (await logIn()).token;
   let result: unknown;
   try {
     result = await call(procedure.name, procedure.type, options.input);
   } catch (error) {
-    if (!(fromCache && isUnauthorized(error))) throw error;
+    if (!(fromCache && isUnauthorized(error) && isSessionReason(reasonOf(error)))) throw error;
     // The cached session was revoked, expired early or signed with another key: forget it and log in again, once.
     cache.remove(options.url, user);
     io.stderr(`note: the cached session of "${user}" was rejected (${reasonOf(error) ?? 'unauthorized'}); logged in again.\n`);
-    token = (await logIn(user)).token;
+    token = (await logIn()).token;
     result = await call(procedure.name, procedure.type, options.input);
   }
   if (procedure.name === 'logout') cache.remove(options.url, user);
+  // bindAccount answers a new session for this identity (its old one is revoked): keep using that one.
+  else if (isSession(result)) remember(user, result);
   return result;
 }
 
@@ -270,6 +303,8 @@ interface ErrorData {
 const dataOf = (error: unknown): ErrorData | undefined =>
   error instanceof TRPCClientError ? ((error.data ?? undefined) as ErrorData | undefined) : undefined;
 const isUnauthorized = (error: unknown) => dataOf(error)?.code === 'UNAUTHORIZED';
+/** UNAUTHORIZED about the session itself (not, say, a wrong password in the input): worth one fresh login. */
+const isSessionReason = (reason: string | undefined) => reason === undefined || ['missing', 'invalid', 'expired', 'revoked', 'session_key_stale'].includes(reason);
 const reasonOf = (error: unknown) => dataOf(error)?.reason;
 
 function describeFailure(error: unknown): string {

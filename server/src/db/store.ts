@@ -1,34 +1,31 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { migrationsFolder } from '../paths.ts';
-import * as schema from './schema.ts';
-import { sessions, users } from './schema.ts';
+/**
+ * What the services need from the database, as one interface: every method is one atomic operation (a single
+ * statement or one transaction), so services hold the rules and the store only keeps data consistent.
+ * Times are Unix milliseconds. Nothing returned here is a secret unless its name says so (`…Enc`, `passwordHash`,
+ * `openid`), and those are read only by the services that need them, never by a profile read.
+ */
 
-export type Db = BetterSQLite3Database<typeof schema>;
-
-/** The columns a client may ever see. Selected explicitly so openid/unionid never leak by accident. */
-const profileColumns = {
-  id: users.id,
-  nickname: users.nickname,
-  avatarUrl: users.avatarUrl,
-  createdAt: users.createdAt,
-} as const;
-
+/** The columns a client may ever see, plus `wechatBound`; see profileToWire for what reaches the wire. */
 export interface ProfileRow {
   id: string;
   nickname: string | null;
+  /** An https URL, or `/media/<key>` for one of our stored images (made absolute at the edge). */
   avatarUrl: string | null;
+  /** Masked (`138****8000`). */
+  phone: string | null;
   createdAt: number;
+  username: string | null;
+  wechatBound: boolean;
 }
 
 export interface SessionAuthRow {
   userId: string;
   expiresAt: number;
   revokedAt: number | null;
+  method: SessionMethod;
+  /** When WeChat's checksession last answered about the user's session_key for this session, and what. */
+  keyCheckedAt: number | null;
+  keyValid: boolean | null;
 }
 
 export interface SessionByCodeRow {
@@ -39,147 +36,174 @@ export interface SessionByCodeRow {
   revokedAt: number | null;
 }
 
+export type SessionMethod = 'wechat' | 'password';
+
 export interface NewSession {
   id: string;
-  userId: string;
-  sessionKey: string;
+  /** sha256 of the wx.login code (WeChat sessions), so a resubmitted code gets the same session back. */
   codeHash: string | null;
   createdAt: number;
   expiresAt: number;
 }
 
-export function openDatabase(path: string) {
-  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new Database(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder });
-  return { sqlite, db, store: createStore(db) };
+export interface WeChatIdentityRow {
+  openid: string;
+  /** Sealed session_key of the latest exchange; null until the identity's next login (migrated rows). */
+  sessionKeyEnc: string | null;
 }
 
-export type Store = ReturnType<typeof createStore>;
+export interface CredentialRow {
+  userId: string;
+  passwordHash: string;
+}
 
-/** Every query the app runs, prepared once: drizzle's builder otherwise rebuilds the SQL on each call. */
-export function createStore(db: Db) {
-  const p = sql.placeholder;
+export interface LockoutPolicy {
+  maxFailures: number;
+  windowMs: number;
+  lockMs: number;
+}
 
-  const insertUserIfAbsent = db
-    .insert(users)
-    .values({ id: p('id'), openid: p('openid'), unionid: p('unionid'), createdAt: p('now'), updatedAt: p('now') })
-    .onConflictDoNothing({ target: users.openid })
-    .returning({ id: users.id })
-    .prepare();
-  const userIdByOpenid = db
-    .select({ id: users.id, unionid: users.unionid })
-    .from(users)
-    .where(eq(users.openid, p('openid')))
-    .prepare();
-  const setUnionid = db
-    .update(users)
-    .set({ unionid: p('unionid') as unknown as string, updatedAt: p('now') as unknown as number })
-    .where(eq(users.id, p('id')))
-    .prepare();
-  const profileById = db.select(profileColumns).from(users).where(eq(users.id, p('id'))).prepare();
-  const insertSession = db
-    .insert(sessions)
-    .values({
-      id: p('id'),
-      userId: p('userId'),
-      sessionKey: p('sessionKey'),
-      codeHash: p('codeHash'),
-      createdAt: p('createdAt'),
-      expiresAt: p('expiresAt'),
-    })
-    .prepare();
-  const sessionForAuth = db
-    .select({ userId: sessions.userId, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt })
-    .from(sessions)
-    .where(eq(sessions.id, p('id')))
-    .prepare();
-  const sessionByCodeHash = db
-    .select({
-      id: sessions.id,
-      userId: sessions.userId,
-      createdAt: sessions.createdAt,
-      expiresAt: sessions.expiresAt,
-      revokedAt: sessions.revokedAt,
-    })
-    .from(sessions)
-    .where(eq(sessions.codeHash, p('codeHash')))
-    .prepare();
-  const revokeSession = db
-    .update(sessions)
-    .set({ revokedAt: p('now') as unknown as number })
-    .where(and(eq(sessions.id, p('id')), isNull(sessions.revokedAt)))
-    .prepare();
-  const extendSession = db
-    .update(sessions)
-    .set({ expiresAt: p('expiresAt') as unknown as number })
-    .where(and(eq(sessions.id, p('id')), isNull(sessions.revokedAt), gt(sessions.expiresAt, p('now'))))
-    .prepare();
+export interface AccessTokenRow {
+  tokenEnc: string | null;
+  expiresAt: number;
+  refreshLockUntil: number;
+  refreshLockOwner: string | null;
+}
 
-  return {
-    db,
+export interface WeRunDay {
+  /** `YYYY-MM-DD` */
+  date: string;
+  steps: number;
+}
 
-    /** Finds the user for an openid or creates it, and opens a session, in one transaction. */
-    loginUser(input: {
-      newUserId: string;
-      openid: string;
-      unionid: string | null;
-      session: Omit<NewSession, 'userId'>;
-    }): { userId: string; isNewUser: boolean } {
-      return db.transaction(() => {
-        const now = input.session.createdAt;
-        const inserted = insertUserIfAbsent.get({ id: input.newUserId, openid: input.openid, unionid: input.unionid, now });
-        let userId: string;
-        let isNewUser: boolean;
-        if (inserted) {
-          userId = inserted.id;
-          isNewUser = true;
-        } else {
-          const existing = userIdByOpenid.get({ openid: input.openid });
-          if (!existing) throw new Error('user row vanished during login');
-          userId = existing.id;
-          isNewUser = false;
-          if (input.unionid !== null && existing.unionid !== input.unionid) {
-            setUnionid.run({ id: userId, unionid: input.unionid, now });
-          }
-        }
-        insertSession.run({ ...input.session, userId });
-        return { userId, isNewUser };
-      });
-    },
+export interface MediaRow {
+  /** `<sha256 hex>.<ext>` */
+  key: string;
+  contentType: string;
+  size: number;
+  width: number;
+  height: number;
+}
 
-    profile(userId: string): ProfileRow | undefined {
-      return profileById.get({ id: userId });
-    },
+export interface ProfilePatch {
+  nickname?: string | undefined;
+  avatarUrl?: string | undefined;
+}
 
-    updateProfile(userId: string, patch: { nickname?: string | undefined; avatarUrl?: string | undefined }, now: number): ProfileRow | undefined {
-      const set: { nickname?: string; avatarUrl?: string; updatedAt: number } = { updatedAt: now };
-      if (patch.nickname !== undefined) set.nickname = patch.nickname;
-      if (patch.avatarUrl !== undefined) set.avatarUrl = patch.avatarUrl;
-      return db.update(users).set(set).where(eq(users.id, userId)).returning(profileColumns).get();
-    },
+/** A profile change, and the stored image (if any) it stopped using: the caller collects it when unreferenced. */
+export interface ProfileChange {
+  profile: ProfileRow;
+  previousMediaKey: string | null;
+}
 
-    sessionForAuth(sessionId: string): SessionAuthRow | undefined {
-      return sessionForAuth.get({ id: sessionId });
-    },
+export type BindResult =
+  | { ok: true; previousMediaKey: string | null }
+  | { ok: false; reason: 'already_bound' | 'wechat_required' | 'account_missing' };
 
-    sessionByCodeHash(codeHash: string): SessionByCodeRow | undefined {
-      return sessionByCodeHash.get({ codeHash });
-    },
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
 
-    /** Returns true when this call revoked it (false: already revoked or unknown). */
-    revokeSession(sessionId: string, now: number): boolean {
-      return revokeSession.run({ id: sessionId, now }).changes > 0;
-    },
+  // --- WeChat login ---------------------------------------------------------------------------------------------
+  /**
+   * Finds the account of a WeChat identity or creates a WeChat-only user for it, stores the sealed session_key of
+   * this exchange (replacing the previous one) and opens a session, in one transaction.
+   */
+  loginWechat(input: {
+    newUserId: string;
+    openid: string;
+    unionid: string | null;
+    sessionKeyEnc: string;
+    session: NewSession;
+  }): Promise<{ userId: string; isNewUser: boolean }>;
+  wechatIdentityOf(userId: string): Promise<WeChatIdentityRow | undefined>;
 
-    /** Moves a live session's expiry; false when it is revoked, expired or unknown. */
-    extendSession(sessionId: string, expiresAt: number, now: number): boolean {
-      return extendSession.run({ id: sessionId, expiresAt, now }).changes > 0;
-    },
-  };
+  // --- Sessions -------------------------------------------------------------------------------------------------
+  openSession(userId: string, method: SessionMethod, session: NewSession): Promise<void>;
+  sessionForAuth(sessionId: string): Promise<SessionAuthRow | undefined>;
+  sessionByCodeHash(codeHash: string): Promise<SessionByCodeRow | undefined>;
+  /** True when this call revoked it (false: already revoked or unknown). */
+  revokeSession(sessionId: string, now: number): Promise<boolean>;
+  /** Revokes every live session of the user but one; how many. */
+  revokeOtherSessions(userId: string, keepSessionId: string, now: number): Promise<number>;
+  /** Moves a live session's expiry; false when it is revoked, expired or unknown. */
+  extendSession(sessionId: string, expiresAt: number, now: number): Promise<boolean>;
+  recordSessionKeyCheck(sessionId: string, valid: boolean, now: number): Promise<void>;
+
+  // --- Password accounts ----------------------------------------------------------------------------------------
+  /** A new user with a password and no WeChat identity, and its first session. */
+  createPasswordUser(input: {
+    userId: string;
+    username: string;
+    passwordHash: string;
+    session: NewSession;
+  }): Promise<{ ok: true } | { ok: false; reason: 'username_taken' }>;
+  credentialByUsername(username: string): Promise<CredentialRow | undefined>;
+  credentialOf(userId: string): Promise<{ username: string; passwordHash: string } | undefined>;
+  /** Gives a user without one a password credential. */
+  addPasswordCredential(input: {
+    userId: string;
+    username: string;
+    passwordHash: string;
+    now: number;
+  }): Promise<{ ok: true } | { ok: false; reason: 'username_taken' | 'has_password' }>;
+  /** Replaces the hash (a password change, or a rehash with raised parameters). */
+  setPasswordHash(userId: string, passwordHash: string, now: number): Promise<boolean>;
+  /**
+   * Moves the WeChat identity of `wechatUserId` onto `accountUserId` and opens the account's session, in one
+   * transaction. The user it leaves is deleted with its sessions when it has no password (WeChat-only); its
+   * nickname, avatar and phone fill the account's empty fields and its WeRun days join the account's. The caller's
+   * session is revoked (or deleted with its user).
+   */
+  bindWechatToAccount(input: {
+    wechatUserId: string;
+    callerSessionId: string;
+    accountUserId: string;
+    session: NewSession;
+  }): Promise<BindResult>;
+  /** Detaches the user's WeChat identity, unless it is the user's only way in. */
+  unbindWechat(userId: string, now: number): Promise<'ok' | 'not_bound' | 'last_login_method'>;
+
+  /** The lock on a username from a client address, if one is in force at `now`. */
+  passwordLockedUntil(username: string, clientIp: string, now: number): Promise<number | null>;
+  /** Counts a failed attempt; returns the lock end when this failure (or an earlier one) locked the key. */
+  recordPasswordFailure(username: string, clientIp: string, now: number, policy: LockoutPolicy): Promise<number | null>;
+  clearPasswordFailures(username: string, clientIp: string): Promise<void>;
+
+  // --- Profile --------------------------------------------------------------------------------------------------
+  profile(userId: string): Promise<ProfileRow | undefined>;
+  updateProfile(userId: string, patch: ProfilePatch, now: number): Promise<ProfileChange | undefined>;
+  setPhone(userId: string, phone: { e164: string; masked: string }, now: number): Promise<ProfileRow | undefined>;
+
+  // --- WeRun ----------------------------------------------------------------------------------------------------
+  /** Upserts days (a newer sync of a day replaces its steps). */
+  saveWeRunDays(userId: string, days: readonly WeRunDay[], now: number): Promise<void>;
+  /** The latest `limit` days, newest first. */
+  weRunDays(userId: string, limit: number): Promise<WeRunDay[]>;
+
+  // --- WeChat access_token (shared by every process) ------------------------------------------------------------
+  accessToken(appId: string): Promise<AccessTokenRow | undefined>;
+  /** Takes the refresh lease when it is free (or expired) at `now`; true when this caller holds it. */
+  tryLockAccessTokenRefresh(appId: string, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  /** Stores a fresh token and releases the lease held by `owner`. */
+  saveAccessToken(appId: string, owner: string, tokenEnc: string, expiresAt: number, now: number): Promise<void>;
+  releaseAccessTokenLock(appId: string, owner: string): Promise<void>;
+  /** Forgets a token WeChat refused (only if it is still the stored one), so the next caller refreshes. */
+  invalidateAccessToken(appId: string, tokenEnc: string): Promise<void>;
+
+  // --- Media (avatars) ------------------------------------------------------------------------------------------
+  /**
+   * Points the user's avatar at a stored image (recording it when new), in one transaction; `previousMediaKey` is
+   * the stored image the user used before, if any and different.
+   */
+  setAvatarMedia(userId: string, media: MediaRow, avatarUrl: string, now: number): Promise<ProfileChange | undefined>;
+  media(key: string): Promise<MediaRow | undefined>;
+  /** Deletes the media row when no user refers to it; true when deleted (the caller then removes the bytes). */
+  deleteMediaIfUnreferenced(key: string): Promise<boolean>;
+  /** Stored images no user refers to, created before `before` (left behind by a crash between steps). */
+  unreferencedMedia(before: number, limit: number): Promise<string[]>;
+
+  // --- Operations -----------------------------------------------------------------------------------------------
+  /** Throws when the database cannot answer (health check). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }

@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin';
-import { openDatabase, type Store } from '../db/store.ts';
 import type Database from 'better-sqlite3';
+import { openSqliteStore } from '../db/sqlite-store.ts';
+import type { Store } from '../db/store.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     store: Store;
+    /** The SQLite handle (tests read rows through it). */
     sqlite: Database.Database;
   }
 }
@@ -12,11 +14,11 @@ declare module 'fastify' {
 /** Opens SQLite (WAL), applies the committed migrations, and closes the database when the app closes. */
 export const databasePlugin = fp<{ path: string }>(
   async (app, options) => {
-    const { sqlite, store } = openDatabase(options.path);
-    app.decorate('store', store);
-    app.decorate('sqlite', sqlite);
+    const store = openSqliteStore(options.path);
+    app.decorate('store', store as Store);
+    app.decorate('sqlite', store.sqlite);
     app.addHook('onClose', async () => {
-      sqlite.close();
+      await store.close();
     });
   },
   { name: 'database' },

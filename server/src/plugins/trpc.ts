@@ -1,10 +1,9 @@
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import type { TRPCError } from '@trpc/server';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AuthService } from '../auth/auth-service.ts';
 import { appRouter, type AppRouter } from '../router.ts';
-import { createContextFactory } from '../trpc/context.ts';
+import { createContextFactory, type ContextDeps } from '../trpc/context.ts';
 import { AppError } from '../trpc/app-error.ts';
 import { fastTRPCPlugin, type FastTRPCPluginOptions } from '../trpc/fast-handler.ts';
 
@@ -15,14 +14,21 @@ import { fastTRPCPlugin, type FastTRPCPluginOptions } from '../trpc/fast-handler
 export type TRPCAdapter = 'fast' | 'stock';
 
 export interface TRPCPluginOptions {
-  authService: AuthService;
+  /** Every service but the store, which comes from the database plugin. */
+  services: Omit<ContextDeps, 'store'>;
   adapter?: TRPCAdapter;
 }
 
 /** Serves the root router at `/trpc`: plain JSON, batching on. */
 export const trpcPlugin = fp<TRPCPluginOptions>(
   async (app, options) => {
-    const createContext = createContextFactory({ authService: options.authService, store: app.store });
+    const contextFor = createContextFactory({ ...options.services, store: app.store });
+    const createContext = (req: FastifyRequest, reply: FastifyReply) =>
+      contextFor({
+        authorization: req.headers.authorization,
+        clientIp: req.ip,
+        setHeader: (name, value) => void reply.header(name, value),
+      });
     const onError = ({ error, path, req }: { error: TRPCError; path: string | undefined; req: FastifyRequest }) => {
       if (error instanceof AppError || error.code !== 'INTERNAL_SERVER_ERROR') return;
       req.log.error({ err: error.cause ?? error, path }, 'procedure failed');
@@ -31,7 +37,7 @@ export const trpcPlugin = fp<TRPCPluginOptions>(
     if (options.adapter === 'stock') {
       const trpcOptions: FastifyTRPCPluginOptions<AppRouter>['trpcOptions'] = {
         router: appRouter,
-        createContext: ({ req }) => createContext(req.headers.authorization),
+        createContext: ({ req, res }) => createContext(req, res),
         onError,
       };
       await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions });
@@ -40,7 +46,7 @@ export const trpcPlugin = fp<TRPCPluginOptions>(
 
     const fastOptions: FastTRPCPluginOptions<AppRouter> = {
       router: appRouter,
-      createContext: (req) => createContext(req.headers.authorization),
+      createContext,
       onError,
     };
     await app.register(fastTRPCPlugin, { prefix: '/trpc', ...fastOptions });

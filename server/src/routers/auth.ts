@@ -21,12 +21,14 @@ export const authRouter = router({
   checkSession: publicProcedure.output(checkSessionOutput).query(async ({ ctx }) => {
     const auth = await ctx.auth();
     if (!auth.valid) return { valid: false as const, reason: auth.reason };
+    // WeChat sessions: is the session_key behind them still valid? (asked at most every 10 minutes per session)
+    if (await ctx.deps.sessionKeys.isStale(auth)) return { valid: false as const, reason: 'session_key_stale' as const };
     return { valid: true as const, expiresAt: new Date(auth.expiresAt).toISOString(), userId: auth.userId };
   }),
 
   /** Revokes the caller's session: its token stops working everywhere at once. */
-  logout: protectedProcedure.output(logoutOutput).mutation(({ ctx }) => {
-    ctx.deps.authService.logout(ctx.session.id);
+  logout: protectedProcedure.output(logoutOutput).mutation(async ({ ctx }) => {
+    await ctx.deps.authService.logout(ctx.session.id);
     return { ok: true as const };
   }),
 });

@@ -4,8 +4,8 @@ import { unauthorized } from '../trpc/app-error.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const profileRouter = router({
-  getProfile: protectedProcedure.output(getProfileOutput).query(({ ctx }) => {
-    const row = ctx.deps.store.profile(ctx.user.id);
+  getProfile: protectedProcedure.output(getProfileOutput).query(async ({ ctx }) => {
+    const row = await ctx.deps.store.profile(ctx.user.id);
     // The session outlived its user (deleted between the check and the read): same as an invalid token.
     if (!row) throw unauthorized('invalid');
     return profileToWire(row);
@@ -14,9 +14,9 @@ export const profileRouter = router({
   updateProfile: protectedProcedure
     .input(updateProfileInput)
     .output(updateProfileOutput)
-    .mutation(({ ctx, input }) => {
-      const row = ctx.deps.store.updateProfile(ctx.user.id, input, Date.now());
-      if (!row) throw unauthorized('invalid');
-      return profileToWire(row);
+    .mutation(async ({ ctx, input }) => {
+      const change = await ctx.deps.store.updateProfile(ctx.user.id, input, Date.now());
+      if (!change) throw unauthorized('invalid');
+      return profileToWire(change.profile);
     }),
 });

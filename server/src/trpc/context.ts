@@ -1,23 +1,43 @@
 import type { AuthResult, AuthService } from '../auth/auth-service.ts';
+import type { AccountService } from '../accounts/account-service.ts';
 import type { Store } from '../db/store.ts';
+import type { PhoneService } from '../wechat-data/phone.ts';
+import type { SessionKeyService } from '../wechat-data/session-key.ts';
+import type { WeRunService } from '../wechat-data/werun-service.ts';
 
+/** The services procedures call; built once in app.ts. */
 export interface ContextDeps {
-  authService: AuthService;
   store: Store;
+  authService: AuthService;
+  accountService: AccountService;
+  phoneService: PhoneService;
+  weRunService: WeRunService;
+  sessionKeys: SessionKeyService;
+}
+
+/** What a procedure may know of its HTTP request, taken from it by the adapter. */
+export interface RequestInfo {
+  authorization: string | undefined;
+  /** The socket's address (Fastify's `trustProxy` is off): keys the password lockout. */
+  clientIp: string;
+  /** Sets a response header (Retry-After); for a batch it applies to the whole response. */
+  setHeader(name: string, value: string): void;
 }
 
 export interface Context {
   deps: ContextDeps;
+  request: RequestInfo;
   /** The caller's session, checked once per request on first use. "Not logged in" is a value. */
   auth: () => Promise<AuthResult>;
 }
 
 export function createContextFactory(deps: ContextDeps) {
-  return (authorization: string | undefined): Context => {
+  return (request: RequestInfo): Context => {
     let cached: Promise<AuthResult> | undefined;
     return {
       deps,
-      auth: () => (cached ??= deps.authService.authenticate(authorization)),
+      request,
+      auth: () => (cached ??= deps.authService.authenticate(request.authorization)),
     };
   };
 }

@@ -1,0 +1,533 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { and, desc, eq, gt, isNull, lt, ne, notExists, or, sql } from 'drizzle-orm';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { migrationsFolder } from '../paths.ts';
+import * as schema from './schema.ts';
+import {
+  accessTokens,
+  media,
+  passwordCredentials,
+  passwordLockouts,
+  sessions,
+  users,
+  wechatIdentities,
+  werunSteps,
+} from './schema.ts';
+import type { BindResult, NewSession, ProfileChange, ProfileRow, SessionMethod, Store } from './store.ts';
+
+export type SqliteDb = BetterSQLite3Database<typeof schema>;
+
+/**
+ * The columns a client may ever see. Selected explicitly so openid/unionid, the full phone number and password
+ * hashes never leak by accident: they are not in this list.
+ */
+const profileColumns = {
+  id: users.id,
+  nickname: users.nickname,
+  avatarUrl: users.avatarUrl,
+  phone: users.phoneMasked,
+  createdAt: users.createdAt,
+  username: passwordCredentials.username,
+  wechatBound: sql<boolean>`(${wechatIdentities.openid} is not null)`.mapWith(Boolean),
+} as const;
+
+export function openSqliteDatabase(path: string) {
+  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = drizzle(sqlite, { schema });
+  migrate(db, { migrationsFolder });
+  return { sqlite, db };
+}
+
+/** SQLite (better-sqlite3): the embedded default. */
+export function openSqliteStore(path: string): Store & { sqlite: Database.Database; db: SqliteDb } {
+  const { sqlite, db } = openSqliteDatabase(path);
+  return Object.assign(createSqliteStore(db, () => sqlite.close()), { sqlite, db });
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * Every query the app runs, prepared once (drizzle's builder otherwise rebuilds the SQL on each call). Writes that
+ * read first run in IMMEDIATE transactions: two processes on one file cannot interleave between the read and the
+ * write. better-sqlite3 is synchronous; the methods are async only to share the Store interface.
+ */
+export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}): Store {
+  const p = sql.placeholder;
+  const immediate = <T>(fn: () => T): T => db.transaction(fn, { behavior: 'immediate' });
+
+  const identityByOpenid = db
+    .select({ userId: wechatIdentities.userId })
+    .from(wechatIdentities)
+    .where(eq(wechatIdentities.openid, p('openid')))
+    .prepare();
+  const identityByUser = db
+    .select({ openid: wechatIdentities.openid, sessionKeyEnc: wechatIdentities.sessionKeyEnc })
+    .from(wechatIdentities)
+    .where(eq(wechatIdentities.userId, p('userId')))
+    .prepare();
+  const insertUser = db.insert(users).values({ id: p('id'), createdAt: p('now'), updatedAt: p('now') }).prepare();
+  const insertIdentity = db
+    .insert(wechatIdentities)
+    .values({
+      openid: p('openid'),
+      userId: p('userId'),
+      unionid: p('unionid'),
+      sessionKeyEnc: p('sessionKeyEnc'),
+      sessionKeyAt: p('now'),
+      createdAt: p('now'),
+      updatedAt: p('now'),
+    })
+    .prepare();
+  const updateIdentityLogin = db
+    .update(wechatIdentities)
+    .set({
+      unionid: sql`coalesce(${p('unionid')}, ${wechatIdentities.unionid})`,
+      sessionKeyEnc: sql`${p('sessionKeyEnc')}`,
+      sessionKeyAt: sql`${p('now')}`,
+      updatedAt: sql`${p('now')}`,
+    })
+    .where(eq(wechatIdentities.openid, p('openid')))
+    .prepare();
+  const profileById = db
+    .select(profileColumns)
+    .from(users)
+    .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))
+    .leftJoin(wechatIdentities, eq(wechatIdentities.userId, users.id))
+    .where(eq(users.id, p('id')))
+    .prepare();
+  const insertSession = db
+    .insert(sessions)
+    .values({
+      id: p('id'),
+      userId: p('userId'),
+      method: p('method'),
+      codeHash: p('codeHash'),
+      createdAt: p('createdAt'),
+      expiresAt: p('expiresAt'),
+      wechatCheckedAt: p('keyCheckedAt'),
+      wechatCheckValid: p('keyValid'),
+    })
+    .prepare();
+  /** A WeChat session starts with a session_key WeChat just issued: as good as checked. */
+  const sessionRow = (session: NewSession, userId: string, method: SessionMethod) => ({
+    ...session,
+    userId,
+    method,
+    keyCheckedAt: method === 'wechat' ? session.createdAt : null,
+    keyValid: method === 'wechat' ? 1 : null,
+  });
+  const sessionForAuth = db
+    .select({
+      userId: sessions.userId,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+      method: sessions.method,
+      keyCheckedAt: sessions.wechatCheckedAt,
+      keyValid: sessions.wechatCheckValid,
+    })
+    .from(sessions)
+    .where(eq(sessions.id, p('id')))
+    .prepare();
+  const sessionByCodeHash = db
+    .select({
+      id: sessions.id,
+      userId: sessions.userId,
+      createdAt: sessions.createdAt,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+    })
+    .from(sessions)
+    .where(eq(sessions.codeHash, p('codeHash')))
+    .prepare();
+  const revokeSession = db
+    .update(sessions)
+    .set({ revokedAt: sql`${p('now')}` })
+    .where(and(eq(sessions.id, p('id')), isNull(sessions.revokedAt)))
+    .prepare();
+  const extendSession = db
+    .update(sessions)
+    .set({ expiresAt: sql`${p('expiresAt')}` })
+    .where(and(eq(sessions.id, p('id')), isNull(sessions.revokedAt), gt(sessions.expiresAt, p('now'))))
+    .prepare();
+  const credentialByUsername = db
+    .select({ userId: passwordCredentials.userId, passwordHash: passwordCredentials.passwordHash })
+    .from(passwordCredentials)
+    .where(eq(passwordCredentials.username, p('username')))
+    .prepare();
+  const credentialOf = db
+    .select({ username: passwordCredentials.username, passwordHash: passwordCredentials.passwordHash })
+    .from(passwordCredentials)
+    .where(eq(passwordCredentials.userId, p('userId')))
+    .prepare();
+  const insertCredential = db
+    .insert(passwordCredentials)
+    .values({ userId: p('userId'), username: p('username'), passwordHash: p('passwordHash'), createdAt: p('now'), updatedAt: p('now') })
+    .prepare();
+  const lockout = db
+    .select({ lockedUntil: passwordLockouts.lockedUntil })
+    .from(passwordLockouts)
+    .where(and(eq(passwordLockouts.username, p('username')), eq(passwordLockouts.clientIp, p('clientIp'))))
+    .prepare();
+  // One statement: a failure outside the window starts a new one; the lock is set when the count reaches the limit.
+  const recordFailure = db
+    .insert(passwordLockouts)
+    .values({ username: p('username'), clientIp: p('clientIp'), failures: 1, windowStartedAt: p('now'), lockedUntil: sql`case when 1 >= ${p('max')} then ${p('lockUntil')} else 0 end` })
+    .onConflictDoUpdate({
+      target: [passwordLockouts.username, passwordLockouts.clientIp],
+      set: {
+        failures: sql`case when ${passwordLockouts.windowStartedAt} <= ${p('windowStart')} then 1 else ${passwordLockouts.failures} + 1 end`,
+        windowStartedAt: sql`case when ${passwordLockouts.windowStartedAt} <= ${p('windowStart')} then ${p('now')} else ${passwordLockouts.windowStartedAt} end`,
+        lockedUntil: sql`case when (case when ${passwordLockouts.windowStartedAt} <= ${p('windowStart')} then 1 else ${passwordLockouts.failures} + 1 end) >= ${p('max')} then max(${passwordLockouts.lockedUntil}, ${p('lockUntil')}) else ${passwordLockouts.lockedUntil} end`,
+      },
+    })
+    .returning({ lockedUntil: passwordLockouts.lockedUntil })
+    .prepare();
+  const clearFailures = db
+    .delete(passwordLockouts)
+    .where(and(eq(passwordLockouts.username, p('username')), eq(passwordLockouts.clientIp, p('clientIp'))))
+    .prepare();
+  const avatarKeyOf = db.select({ key: users.avatarMediaKey }).from(users).where(eq(users.id, p('id'))).prepare();
+  const insertMediaIfAbsent = db
+    .insert(media)
+    .values({ key: p('key'), contentType: p('contentType'), size: p('size'), width: p('width'), height: p('height'), createdAt: p('now') })
+    .onConflictDoNothing()
+    .prepare();
+  const mediaByKey = db
+    .select({ key: media.key, contentType: media.contentType, size: media.size, width: media.width, height: media.height })
+    .from(media)
+    .where(eq(media.key, p('key')))
+    .prepare();
+  const accessTokenRow = db
+    .select({
+      tokenEnc: accessTokens.tokenEnc,
+      expiresAt: accessTokens.expiresAt,
+      refreshLockUntil: accessTokens.refreshLockUntil,
+      refreshLockOwner: accessTokens.refreshLockOwner,
+    })
+    .from(accessTokens)
+    .where(eq(accessTokens.appId, p('appId')))
+    .prepare();
+
+  const profileOf = (userId: string): ProfileRow | undefined => profileById.get({ id: userId });
+
+  /** Changes users columns and reports the stored image the user stopped using. */
+  function changeUser(
+    userId: string,
+    set: Partial<typeof users.$inferInsert>,
+    now: number,
+  ): ProfileChange | undefined {
+    return immediate(() => {
+      const before = avatarKeyOf.get({ id: userId });
+      if (!before) return undefined;
+      db.update(users).set({ ...set, updatedAt: now }).where(eq(users.id, userId)).run();
+      const profile = profileOf(userId);
+      if (!profile) return undefined;
+      const after = 'avatarMediaKey' in set ? (set.avatarMediaKey ?? null) : before.key;
+      return { profile, previousMediaKey: before.key !== null && before.key !== after ? before.key : null };
+    });
+  }
+
+  return {
+    dialect: 'sqlite',
+
+    async loginWechat(input) {
+      return immediate(() => {
+        const now = input.session.createdAt;
+        const existing = identityByOpenid.get({ openid: input.openid });
+        let userId: string;
+        let isNewUser: boolean;
+        if (existing) {
+          userId = existing.userId;
+          isNewUser = false;
+          updateIdentityLogin.run({ openid: input.openid, unionid: input.unionid, sessionKeyEnc: input.sessionKeyEnc, now });
+        } else {
+          userId = input.newUserId;
+          isNewUser = true;
+          insertUser.run({ id: userId, now });
+          insertIdentity.run({ openid: input.openid, userId, unionid: input.unionid, sessionKeyEnc: input.sessionKeyEnc, now });
+        }
+        insertSession.run(sessionRow(input.session, userId, 'wechat'));
+        return { userId, isNewUser };
+      });
+    },
+
+    async wechatIdentityOf(userId) {
+      return identityByUser.get({ userId });
+    },
+
+    async openSession(userId, method, session) {
+      insertSession.run(sessionRow(session, userId, method));
+    },
+
+    async sessionForAuth(sessionId) {
+      return sessionForAuth.get({ id: sessionId });
+    },
+
+    async sessionByCodeHash(codeHash) {
+      return sessionByCodeHash.get({ codeHash });
+    },
+
+    async revokeSession(sessionId, now) {
+      return revokeSession.run({ id: sessionId, now }).changes > 0;
+    },
+
+    async revokeOtherSessions(userId, keepSessionId, now) {
+      return db
+        .update(sessions)
+        .set({ revokedAt: now })
+        .where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId), isNull(sessions.revokedAt)))
+        .run().changes;
+    },
+
+    async extendSession(sessionId, expiresAt, now) {
+      return extendSession.run({ id: sessionId, expiresAt, now }).changes > 0;
+    },
+
+    async recordSessionKeyCheck(sessionId, valid, now) {
+      db.update(sessions).set({ wechatCheckedAt: now, wechatCheckValid: valid }).where(eq(sessions.id, sessionId)).run();
+    },
+
+    async createPasswordUser(input) {
+      try {
+        immediate(() => {
+          const now = input.session.createdAt;
+          insertUser.run({ id: input.userId, now });
+          insertCredential.run({ userId: input.userId, username: input.username, passwordHash: input.passwordHash, now });
+          insertSession.run(sessionRow(input.session, input.userId, 'password'));
+        });
+        return { ok: true };
+      } catch (error) {
+        if (isUniqueViolation(error)) return { ok: false, reason: 'username_taken' };
+        throw error;
+      }
+    },
+
+    async credentialByUsername(username) {
+      return credentialByUsername.get({ username });
+    },
+
+    async credentialOf(userId) {
+      return credentialOf.get({ userId });
+    },
+
+    async addPasswordCredential(input) {
+      try {
+        return immediate(() => {
+          if (credentialOf.get({ userId: input.userId })) return { ok: false as const, reason: 'has_password' as const };
+          insertCredential.run({ userId: input.userId, username: input.username, passwordHash: input.passwordHash, now: input.now });
+          return { ok: true as const };
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) return { ok: false, reason: 'username_taken' };
+        throw error;
+      }
+    },
+
+    async setPasswordHash(userId, passwordHash, now) {
+      return db.update(passwordCredentials).set({ passwordHash, updatedAt: now }).where(eq(passwordCredentials.userId, userId)).run().changes > 0;
+    },
+
+    async bindWechatToAccount(input): Promise<BindResult> {
+      return immediate((): BindResult => {
+        const now = input.session.createdAt;
+        const identity = identityByUser.get({ userId: input.wechatUserId });
+        if (!identity) return { ok: false, reason: 'wechat_required' };
+        const account = db
+          .select({ id: users.id, nickname: users.nickname, avatarUrl: users.avatarUrl, avatarMediaKey: users.avatarMediaKey, phoneE164: users.phoneE164 })
+          .from(users)
+          .where(eq(users.id, input.accountUserId))
+          .get();
+        if (!account) return { ok: false, reason: 'account_missing' };
+        if (identityByUser.get({ userId: input.accountUserId })) return { ok: false, reason: 'already_bound' };
+        const source = db
+          .select({ nickname: users.nickname, avatarUrl: users.avatarUrl, avatarMediaKey: users.avatarMediaKey, phoneE164: users.phoneE164, phoneMasked: users.phoneMasked })
+          .from(users)
+          .where(eq(users.id, input.wechatUserId))
+          .get();
+        const sourceKeepsAccount = credentialOf.get({ userId: input.wechatUserId }) !== undefined;
+
+        db.update(wechatIdentities).set({ userId: input.accountUserId, updatedAt: now }).where(eq(wechatIdentities.openid, identity.openid)).run();
+        let previousMediaKey: string | null = null;
+        if (source) {
+          const fill: Partial<typeof users.$inferInsert> = {};
+          if (account.nickname === null && source.nickname !== null) fill.nickname = source.nickname;
+          if (account.avatarUrl === null && source.avatarUrl !== null) {
+            fill.avatarUrl = source.avatarUrl;
+            fill.avatarMediaKey = source.avatarMediaKey;
+          } else if (!sourceKeepsAccount) {
+            previousMediaKey = source.avatarMediaKey;
+          }
+          if (account.phoneE164 === null && source.phoneE164 !== null) {
+            fill.phoneE164 = source.phoneE164;
+            fill.phoneMasked = source.phoneMasked;
+          }
+          db.update(users).set({ ...fill, updatedAt: now }).where(eq(users.id, input.accountUserId)).run();
+          // The account's own days win; the WeChat user's fill the gaps.
+          db.run(sql`insert into ${werunSteps} (user_id, date, steps, updated_at)
+            select ${input.accountUserId}, date, steps, ${now} from ${werunSteps} where user_id = ${input.wechatUserId}
+            on conflict (user_id, date) do nothing`);
+          if (!sourceKeepsAccount) db.delete(users).where(eq(users.id, input.wechatUserId)).run();
+        }
+        revokeSession.run({ id: input.callerSessionId, now });
+        insertSession.run(sessionRow(input.session, input.accountUserId, 'wechat'));
+        return { ok: true, previousMediaKey };
+      });
+    },
+
+    async unbindWechat(userId, now) {
+      return immediate(() => {
+        const identity = identityByUser.get({ userId });
+        if (!identity) return 'not_bound' as const;
+        if (!credentialOf.get({ userId })) return 'last_login_method' as const;
+        db.delete(wechatIdentities).where(eq(wechatIdentities.openid, identity.openid)).run();
+        db.update(users).set({ updatedAt: now }).where(eq(users.id, userId)).run();
+        return 'ok' as const;
+      });
+    },
+
+    async passwordLockedUntil(username, clientIp, now) {
+      const row = lockout.get({ username, clientIp });
+      return row && row.lockedUntil > now ? row.lockedUntil : null;
+    },
+
+    async recordPasswordFailure(username, clientIp, now, policy) {
+      const row = recordFailure.get({
+        username,
+        clientIp,
+        now,
+        windowStart: now - policy.windowMs,
+        max: policy.maxFailures,
+        lockUntil: now + policy.lockMs,
+      });
+      return row && row.lockedUntil > now ? row.lockedUntil : null;
+    },
+
+    async clearPasswordFailures(username, clientIp) {
+      clearFailures.run({ username, clientIp });
+    },
+
+    async profile(userId) {
+      return profileOf(userId);
+    },
+
+    async updateProfile(userId, patch, now) {
+      const set: Partial<typeof users.$inferInsert> = {};
+      if (patch.nickname !== undefined) set.nickname = patch.nickname;
+      // An https URL given by the client replaces any stored image.
+      if (patch.avatarUrl !== undefined) Object.assign(set, { avatarUrl: patch.avatarUrl, avatarMediaKey: null });
+      return changeUser(userId, set, now);
+    },
+
+    async setPhone(userId, phone, now) {
+      db.update(users).set({ phoneE164: phone.e164, phoneMasked: phone.masked, updatedAt: now }).where(eq(users.id, userId)).run();
+      return profileOf(userId);
+    },
+
+    async saveWeRunDays(userId, days, now) {
+      if (days.length === 0) return;
+      immediate(() => {
+        for (const day of days) {
+          db.insert(werunSteps)
+            .values({ userId, date: day.date, steps: day.steps, updatedAt: now })
+            .onConflictDoUpdate({ target: [werunSteps.userId, werunSteps.date], set: { steps: day.steps, updatedAt: now } })
+            .run();
+        }
+      });
+    },
+
+    async weRunDays(userId, limit) {
+      return db
+        .select({ date: werunSteps.date, steps: werunSteps.steps })
+        .from(werunSteps)
+        .where(eq(werunSteps.userId, userId))
+        .orderBy(desc(werunSteps.date))
+        .limit(limit)
+        .all();
+    },
+
+    async accessToken(appId) {
+      return accessTokenRow.get({ appId });
+    },
+
+    async tryLockAccessTokenRefresh(appId, owner, now, leaseMs) {
+      return immediate(() => {
+        db.insert(accessTokens).values({ appId, updatedAt: now }).onConflictDoNothing().run();
+        const taken = db
+          .update(accessTokens)
+          .set({ refreshLockUntil: now + leaseMs, refreshLockOwner: owner })
+          .where(and(eq(accessTokens.appId, appId), or(lt(accessTokens.refreshLockUntil, now + 1), eq(accessTokens.refreshLockOwner, owner))))
+          .run();
+        return taken.changes > 0;
+      });
+    },
+
+    async saveAccessToken(appId, owner, tokenEnc, expiresAt, now) {
+      db.update(accessTokens)
+        .set({ tokenEnc, expiresAt, updatedAt: now, refreshLockUntil: 0, refreshLockOwner: null })
+        .where(and(eq(accessTokens.appId, appId), eq(accessTokens.refreshLockOwner, owner)))
+        .run();
+    },
+
+    async releaseAccessTokenLock(appId, owner) {
+      db.update(accessTokens)
+        .set({ refreshLockUntil: 0, refreshLockOwner: null })
+        .where(and(eq(accessTokens.appId, appId), eq(accessTokens.refreshLockOwner, owner)))
+        .run();
+    },
+
+    async invalidateAccessToken(appId, tokenEnc) {
+      db.update(accessTokens)
+        .set({ expiresAt: 0 })
+        .where(and(eq(accessTokens.appId, appId), eq(accessTokens.tokenEnc, tokenEnc)))
+        .run();
+    },
+
+    async setAvatarMedia(userId, row, avatarUrl, now) {
+      return immediate(() => {
+        insertMediaIfAbsent.run({ ...row, now });
+        return changeUser(userId, { avatarUrl, avatarMediaKey: row.key }, now);
+      });
+    },
+
+    async media(key) {
+      return mediaByKey.get({ key });
+    },
+
+    async deleteMediaIfUnreferenced(key) {
+      return (
+        db
+          .delete(media)
+          .where(and(eq(media.key, key), notExists(db.select({ id: users.id }).from(users).where(eq(users.avatarMediaKey, key)))))
+          .run().changes > 0
+      );
+    },
+
+    async unreferencedMedia(before, limit) {
+      const rows = db
+        .select({ key: media.key })
+        .from(media)
+        .where(and(lt(media.createdAt, before), notExists(db.select({ id: users.id }).from(users).where(eq(users.avatarMediaKey, media.key)))))
+        .limit(limit)
+        .all();
+      return rows.map((r) => r.key);
+    },
+
+    async ping() {
+      db.get(sql`select 1`);
+    },
+
+    async close() {
+      closeDb();
+    },
+  };
+}
