@@ -195,6 +195,78 @@ const simulatorPaths: Record<string, Json> = {
   },
 };
 
+/**
+ * The two plain HTTP routes beside tRPC (plugins/media-routes.ts): the avatar upload, multipart because that is what
+ * wx.uploadFile sends, and the stored images. Written by hand: they are not procedures.
+ */
+function mediaPaths(profileSchema: Json): Record<string, Json> {
+  const imageTypes = ['image/jpeg', 'image/png', 'image/webp'];
+  return {
+    '/media/avatar': {
+      post: {
+        operationId: 'uploadAvatar',
+        summary: 'Upload an avatar (multipart, needs a Bearer token)',
+        description:
+          'The image in the multipart field `file` (wx.uploadFile / Taro.uploadFile with `name: \'file\'`); other small text fields (`formData`) are accepted and ignored. JPEG, PNG or WebP recognised by content, at most 2 MiB and 40 megapixels. It is auto-rotated, resized to fit 512×512, stripped of metadata and stored as JPEG (PNG when it has transparency); the user\'s previous stored avatar is removed once no one uses it. Answers the updated `Profile` itself (not wrapped in `result.data`), its `avatarUrl` pointing at `GET /media/{key}`.',
+        tags: ['media'],
+        security: [{ bearerAuth: [] }],
+        requestBody: {
+          required: true,
+          content: {
+            'multipart/form-data': {
+              schema: {
+                type: 'object',
+                required: ['file'],
+                properties: { file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'The image: JPEG, PNG or WebP, at most 2 MiB.' } },
+                additionalProperties: { type: 'string', maxLength: 4096 },
+              },
+              encoding: { file: { contentType: imageTypes.join(', ') } },
+            },
+          },
+        },
+        responses: {
+          '200': { description: 'The updated profile.', content: { 'application/json': { schema: profileSchema } } },
+          '400': errorResponse('`invalid_input`: not a JPEG/PNG/WebP (text, SVG, GIF …), truncated or damaged, too many pixels, no `file` field, more than one file.'),
+          '401': { $ref: '#/components/responses/unauthorized' },
+          '413': errorResponse('`too_large`: the file is over 2 MiB.'),
+          '415': errorResponse('`invalid_input`: the body is not multipart/form-data.'),
+          default: { $ref: '#/components/responses/error' },
+        },
+      },
+    },
+    '/media/{key}': {
+      get: {
+        operationId: 'getMedia',
+        summary: 'A stored image (public; cached for good)',
+        description: 'Content-addressed: the key is the sha256 of the bytes, so they never change (`cache-control: public, max-age=31536000, immutable`, ETag = the key). HEAD works too. Anything that is not exactly a stored key answers 404.',
+        tags: ['media'],
+        security: [],
+        parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}\\.(?:jpg|png|webp)$' }, example: `${'0'.repeat(64)}.jpg` }],
+        responses: {
+          '200': {
+            description: 'The image.',
+            headers: {
+              'cache-control': { schema: { type: 'string', const: 'public, max-age=31536000, immutable' } },
+              etag: { schema: { type: 'string' } },
+              'x-content-type-options': { schema: { type: 'string', const: 'nosniff' } },
+            },
+            content: Object.fromEntries(imageTypes.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+          },
+          '304': { description: 'Not modified (If-None-Match matched the ETag).' },
+          '404': errorResponse('No such image.'),
+        },
+      },
+    },
+  };
+}
+
+/** The Profile schema as getProfile outputs it (a `$ref` to its component), for the upload's answer. */
+function profileSchema(procedures: ProcedureInfo[], names: ReturnType<typeof nameSchemas>): Json {
+  const output = procedures.find((p) => p.name === 'getProfile')?.output;
+  const name = output ? names.outputs.get(output) : undefined;
+  return name ? ref(name) : { type: 'object' };
+}
+
 export function buildOpenApiDocument(options: OpenApiOptions): Json {
   const procedures = options.procedures ?? listProcedures();
   const names = nameSchemas(procedures);
@@ -214,9 +286,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): Json {
     tags: [
       { name: 'public', description: 'No token needed.' },
       { name: 'protected', description: 'Needs `Authorization: Bearer <token>`; answers 401 with a `reason` otherwise.' },
+      { name: 'media', description: 'Avatar upload and stored images: plain HTTP routes beside tRPC.' },
       ...(options.simulator ? [{ name: 'simulator', description: 'The embedded WeChat simulator (development and tests only).' }] : []),
     ],
-    paths: { ...paths, ...(options.simulator ? simulatorPaths : {}) },
+    paths: { ...paths, ...mediaPaths(profileSchema(procedures, names)), ...(options.simulator ? simulatorPaths : {}) },
     components: {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The `token` returned by `login`.' },

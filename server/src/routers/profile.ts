@@ -17,6 +17,8 @@ export const profileRouter = router({
     .mutation(async ({ ctx, input }) => {
       const change = await ctx.deps.store.updateProfile(ctx.user.id, input, Date.now());
       if (!change) throw unauthorized('invalid');
+      // An https avatarUrl replaced one of our stored images: remove it once no one uses it.
+      if (change.previousMediaKey) ctx.deps.mediaService.release(change.previousMediaKey);
       return profileToWire(change.profile);
     }),
 });
