@@ -340,7 +340,7 @@ async function main() {
     }
 
     if (only.has('reference')) {
-      const reference = await startServer('reference', [join(buildDir, 'reference.mjs')], { MIGRATIONS_FOLDER: join(root, 'server/drizzle') });
+      const reference = await startServer('reference', [join(buildDir, 'reference.mjs')], { MIGRATIONS_FOLDER: join(root, 'server/drizzle/sqlite') });
       try {
         rows.push(...(await benchTRPCServer(reference, work)).rows);
       } finally {

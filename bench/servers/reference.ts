@@ -24,7 +24,7 @@ import { wechatSimulator } from '../../server/src/wechat/simulator.ts';
 const APPID = 'wxreference000000';
 const APPSECRET = 'reference-secret';
 const TTL_SECONDS = 7 * 24 * 3600;
-const migrationsFolder = process.env.MIGRATIONS_FOLDER ?? join(process.cwd(), 'server/drizzle');
+const migrationsFolder = process.env.MIGRATIONS_FOLDER ?? join(process.cwd(), 'server/drizzle/sqlite');
 
 const dir = mkdtempSync(join(tmpdir(), 'wxkit-bench-reference-'));
 const sqlite = new Database(join(dir, 'app.db'));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAccountService } from './accounts/account-service.ts';
@@ -16,7 +17,10 @@ import { connectionDrainPlugin } from './plugins/connection-drain.ts';
 import { databasePlugin } from './plugins/database.ts';
 import { clientErrorHandler, frameworkErrors, httpErrorsPlugin, MAX_PARAM_LENGTH } from './plugins/http-errors.ts';
 import { loginRateLimitPlugin } from './plugins/login-rate-limit.ts';
+import { mediaRoutesPlugin } from './plugins/media-routes.ts';
+import { mediaStoragePlugin } from './plugins/media-storage.ts';
 import { openapiPlugin } from './plugins/openapi.ts';
+import { simulatorProxyPlugin } from './plugins/simulator-proxy.ts';
 import { staticH5Plugin } from './plugins/static-h5.ts';
 import { trpcPlugin, type TRPCAdapter } from './plugins/trpc.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
@@ -50,13 +54,19 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
 
   await app.register(connectionDrainPlugin);
-  await app.register(databasePlugin, { path: config.databasePath });
+  await app.register(databasePlugin, { path: config.databasePath, url: config.databaseUrl, poolSize: config.databasePoolSize });
+  // Avatars: the storage (folder or bucket) and their lifecycle; closed before the database.
+  await app.register(mediaStoragePlugin, { config: config.media, ...(options.now ? { now: options.now } : {}) });
 
+  // Simulator mode: the simulator is embedded, or, in a cluster worker, the primary's one reached through a proxy.
+  const upstream = config.wechat.kind === 'simulator' ? config.simulatorUpstream : undefined;
   const wechat =
     config.wechat.kind === 'real'
       ? config.wechat
-      : { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, apiBase: config.wechat.apiBase };
-  if (config.wechat.kind === 'simulator') {
+      : { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, apiBase: config.wechat.apiBase ?? (upstream ? `${upstream}/__wechat` : undefined) };
+  if (upstream) {
+    await app.register(simulatorProxyPlugin, { upstream: `${upstream}/__wechat` });
+  } else if (config.wechat.kind === 'simulator') {
     await app.register(wechatSimulatorPlugin, { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, ...options.simulator });
   }
 
@@ -68,23 +78,44 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
   // After requests in flight have finished: drop the kept-alive sockets to WeChat (or to our own simulator).
   app.addHook('onClose', async () => wechatClient.close());
-  const serverSecret = resolveJwtSecret(config.jwtSecret, config.databasePath);
+  // Simulator mode without JWT_SECRET: one generated key, beside the SQLite file, or in PostgreSQL for every instance.
+  const serverSecret = config.databaseUrl
+    ? (config.jwtSecret ?? (await app.store.sharedSecret('jwt', randomBytes(48).toString('base64url'), Date.now())))
+    : resolveJwtSecret(config.jwtSecret, config.databasePath);
   const tokens = createTokenService(serverSecret);
   // Seals WeChat's session_key and access_token at rest, with a key derived from the server secret.
   const secretBox = createSecretBox(serverSecret);
   const clock = options.now ? { now: options.now } : {};
   const store = app.store;
-  const authService = createAuthService({ store, tokens, wechat: wechatClient, secretBox, sessionTtlSeconds: config.sessionTtlSeconds, ...clock, log: app.log });
-  const accountService = createAccountService({ store, auth: authService, passwords: createPasswordHasher(), log: app.log });
+  const authService = createAuthService({
+    store,
+    tokens,
+    wechat: wechatClient,
+    secretBox,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    exchangeLeaseMs: config.wechatTimeoutMs + 5_000,
+    ...clock,
+    log: app.log,
+  });
+  const accountService = createAccountService({ store, auth: authService, passwords: createPasswordHasher(), onMediaReleased: (key) => app.mediaService.release(key), log: app.log });
   const accessTokens = createAccessTokenManager({ store, wechat: wechatClient, appId: wechat.appId, secretBox, timeoutMs: config.wechatTimeoutMs, ...clock, log: app.log });
   const sessionKeys = createSessionKeyService({ store, secretBox, wechat: wechatClient, accessTokens, ...clock, log: app.log });
   const phoneService = createPhoneService({ store, wechat: wechatClient, accessTokens, appId: wechat.appId, ...clock });
   const weRunService = createWeRunService({ store, sessionKeys, appId: wechat.appId, ...clock, log: app.log });
 
-  app.get('/healthz', async () => ({ ok: true }));
+  // For load balancers: 503 while the database cannot answer, so traffic goes to instances that can serve it.
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await store.ping();
+      return { ok: true };
+    } catch {
+      return reply.code(503).send({ ok: false, reason: 'database_unavailable', message: 'The database is not reachable: this instance cannot serve requests until it is back.' });
+    }
+  });
   await app.register(httpErrorsPlugin);
-  await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute });
-  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
+  await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute, ...clock });
+  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys, mediaService: app.mediaService }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
+  await app.register(mediaRoutesPlugin, { authService, publicUrl: config.publicUrl });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
   // The mini-program's H5 build at `/` (client/dist/h5); the API stays at /trpc.
   await app.register(staticH5Plugin);

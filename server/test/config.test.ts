@@ -18,6 +18,24 @@ function startServer(env: Record<string, string>) {
   return { status: result.status, stderr: result.stderr, stdout: result.stdout };
 }
 
+describe('PostgreSQL configuration', () => {
+  it('a DATABASE_URL that is not a postgres:// URL is a config error that does not echo it', () => {
+    const run = startServer({ DATABASE_URL: 'mysql://root:hunter2@db/app', DATABASE_POOL_SIZE: '0' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^ {2}DATABASE_URL: must be a PostgreSQL URL/m);
+    expect(run.stderr).toMatch(/^ {2}DATABASE_POOL_SIZE: must be at least 1/m);
+    expect(run.stderr + run.stdout).not.toContain('hunter2');
+  });
+
+  it('an unreachable PostgreSQL stops the start with exit 1, naming host, port and database, never the password', () => {
+    const run = startServer({ DATABASE_URL: 'postgres://wxkit:pw-never-printed@127.0.0.1:1/appdb' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('cannot connect to PostgreSQL at 127.0.0.1:1/appdb (ECONNREFUSED)');
+    expect(run.stderr).toContain('check DATABASE_URL');
+    expect(run.stderr + run.stdout).not.toContain('pw-never-printed');
+  });
+});
+
 describe('bad configuration stops the process with exit 1 and one line per bad variable', () => {
   it('real mode without JWT_SECRET', () => {
     const run = startServer({ WECHAT_APPID: 'wx1234567890', WECHAT_SECRET: APP_SECRET });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, responseBodies, startTestServer, type TestServer } from './support/server.ts';
 
 const script = fileURLToPath(new URL('../../scripts/curl-recipes.sh', import.meta.url));
+const round2 = fileURLToPath(new URL('../../scripts/curl-round2.sh', import.meta.url));
 const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 let server: TestServer;
@@ -13,9 +14,9 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function runRecipes(base: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runRecipes(base: string, file = script): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', [script, base], { timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile('bash', [file, base], { timeout: 60_000 }, (error, stdout, stderr) => {
       responseBodies.push(stdout, stderr); // scanned for WeChat secrets after the file
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
@@ -23,8 +24,8 @@ function runRecipes(base: string): Promise<{ code: number; stdout: string; stder
 }
 
 /** The recipe lines of the script, between its markers. */
-function recipes(): string {
-  const text = readFileSync(script, 'utf8');
+function recipes(file = script): string {
+  const text = readFileSync(file, 'utf8');
   const start = text.indexOf('# --- recipes: start ---\n');
   const end = text.indexOf('# --- recipes: end ---');
   expect(start).toBeGreaterThan(-1);
@@ -75,5 +76,38 @@ describe('README curl recipes', () => {
     expect(parse(9)).toEqual({ result: { data: { ok: true } } });
     expect(parse(10).result.data).toEqual({ valid: false, reason: 'revoked' });
     expect(parse(11).error.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401, reason: 'revoked' });
+  });
+});
+
+describe('README curl recipes for accounts, the phone number and WeRun', () => {
+  it('are the ones in scripts/curl-round2.sh, verbatim', () => {
+    const block = recipes(round2);
+    expect(readFileSync(readme, 'utf8'), 'README.md must show scripts/curl-round2.sh between its markers').toContain(`\`\`\`sh\nB=http://127.0.0.1:3000\n${block}\`\`\``);
+  });
+
+  it('run against a real server and do what their comments say', async () => {
+    const fresh = await startTestServer();
+    try {
+      const run = await runRecipes(fresh.url, round2);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const lines = run.stdout.trimEnd().split('\n');
+      const parse = (i: number) => JSON.parse(lines[i]!) as any;
+      expect(lines).toHaveLength(10);
+      const account = parse(0).result.data;
+      expect(account).toMatchObject({ isNewUser: true, user: { username: 'shop.bob', wechatBound: false } });
+      expect(parse(1).result.data).toMatchObject({ isNewUser: false, user: { id: account.user.id } });
+      expect(lines[2]).toBe('credentials_invalid');
+      const bound = parse(3).result.data;
+      expect(bound.user).toMatchObject({ id: account.user.id, username: 'shop.bob', wechatBound: true });
+      expect(parse(4).result.data).toMatchObject({ isNewUser: false, user: { id: account.user.id, wechatBound: true } });
+      expect(parse(5).result.data).toMatchObject({ id: account.user.id, phone: '138****8000' });
+      expect(parse(6).result.data).toEqual({ days: 2, latest: { date: '2026-12-02', steps: 12000 } });
+      expect(parse(7).result.data).toEqual({ days: [{ date: '2026-12-02', steps: 12000 }, { date: '2026-12-01', steps: 8000 }] });
+      expect(parse(8)).toEqual({ result: { data: { ok: true } } });
+      expect(parse(9).result.data).toMatchObject({ id: account.user.id, username: 'shop.bob', wechatBound: false });
+    } finally {
+      await fresh.close();
+    }
   });
 });

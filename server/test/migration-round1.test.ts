@@ -83,14 +83,15 @@ describe('migrating a round-1 database', () => {
     expect(login).toMatchObject({ isNewUser: false, user: { id: 'user-1', nickname: 'Alice' } });
 
     // The identity moved out of users, the session_key column is gone, and the database is consistent.
-    const columns = (table: string) => (server.app.sqlite.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    const sqlite = server.app.sqlite!; // DATABASE_PATH given: SQLite whatever the suite's backend
+    const columns = (table: string) => (sqlite.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
     expect(columns('users')).not.toContain('openid');
     expect(columns('sessions')).not.toContain('session_key');
-    expect(server.app.sqlite.prepare('SELECT user_id AS userId, unionid FROM wechat_identities ORDER BY user_id').all()).toEqual([
+    expect(sqlite.prepare('SELECT user_id AS userId, unionid FROM wechat_identities ORDER BY user_id').all()).toEqual([
       { userId: 'user-1', unionid: expect.any(String) },
       { userId: 'user-2', unionid: null },
     ]);
-    expect(server.app.sqlite.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
-    expect(server.app.sqlite.prepare('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
+    expect(sqlite.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
+    expect(sqlite.prepare('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
   });
 });

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PASSWORD_LOCKOUT } from '../src/accounts/account-service.ts';
 import { createClient, expectTRPCError, startTestServer, type TestServer } from './support/server.ts';
+import { persistentDatabaseEnv } from './support/test-db.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wxkit-lockout-'));
-const env = { DATABASE_PATH: join(dir, 'app.db') };
+// One database for every server here (SQLite file or PostgreSQL database): the restart must find the count.
+let env: Record<string, string>;
 let clock = Date.now();
 const now = () => clock;
 const servers: TestServer[] = [];
@@ -16,6 +18,7 @@ afterAll(async () => {
 });
 
 async function start() {
+  env ??= await persistentDatabaseEnv(dir);
   const server = await startTestServer(env, { now });
   servers.push(server);
   return server;

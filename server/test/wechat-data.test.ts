@@ -27,8 +27,7 @@ describe('bindPhone', () => {
     const profile = await client.bindPhone.mutate({ code: await mintPhoneCode(server.url, name, '13800138000') });
     expect(profile).toMatchObject({ id: login.user.id, phone: '138****8000' });
     expect((await client.getProfile.query()).phone).toBe('138****8000');
-    const row = server.app.sqlite.prepare('SELECT phone_e164 AS e164 FROM users WHERE id = ?').get(login.user.id) as { e164: string };
-    expect(row.e164).toBe('+8613800138000');
+    expect(await server.db.query('SELECT phone_e164 AS e164 FROM users WHERE id = ?', login.user.id)).toEqual([{ e164: '+8613800138000' }]);
   });
 
   it('a used or unknown code is phone_code_invalid (400) with what to do', async () => {
@@ -83,8 +82,8 @@ describe('the access_token manager', () => {
   });
 
   it('is kept sealed in the database, never in plain text', async () => {
-    const row = server.app.sqlite.prepare('SELECT token_enc AS t FROM access_tokens').get() as { t: string };
-    expect(row.t).toMatch(/^v1\./);
+    const [row] = await server.db.query<{ t: string }>('SELECT token_enc AS t FROM access_tokens');
+    expect(row?.t).toMatch(/^v1\./);
   });
 });
 

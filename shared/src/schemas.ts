@@ -89,15 +89,29 @@ export const password = z
   .min(8, 'password is shorter than 8 characters: choose a longer one')
   .max(128, 'password is longer than 128 characters: choose a shorter one');
 
+/** A new username and password (the rules above apply). */
 export const credentialsInput = z.object({ username, password }).strict();
 export type CredentialsInput = z.infer<typeof credentialsInput>;
+
+/**
+ * A password typed to log in: only bounded, not held to today's rules, so a password set under older rules still
+ * works (a wrong one is credentials_invalid, never a hint about the rules).
+ */
+export const passwordAttempt = z
+  .string({ error: 'password must be a string' })
+  .min(1, 'password is empty: type the password')
+  .max(128, 'password is longer than 128 characters: no password can be that long');
+
+/** A username and password to check against an existing account. */
+export const existingCredentialsInput = z.object({ username, password: passwordAttempt }).strict();
+export type ExistingCredentialsInput = z.infer<typeof existingCredentialsInput>;
 
 export const signUpInput = credentialsInput;
 export type SignUpInput = z.infer<typeof signUpInput>;
 export const signUpOutput = loginOutput;
 export type SignUpOutput = z.infer<typeof signUpOutput>;
 
-export const loginWithPasswordInput = credentialsInput;
+export const loginWithPasswordInput = existingCredentialsInput;
 export type LoginWithPasswordInput = z.infer<typeof loginWithPasswordInput>;
 export const loginWithPasswordOutput = loginOutput;
 export type LoginWithPasswordOutput = z.infer<typeof loginWithPasswordOutput>;
@@ -107,7 +121,7 @@ export type SetPasswordInput = z.infer<typeof setPasswordInput>;
 export const setPasswordOutput = profile;
 export type SetPasswordOutput = z.infer<typeof setPasswordOutput>;
 
-export const bindAccountInput = credentialsInput;
+export const bindAccountInput = existingCredentialsInput;
 export type BindAccountInput = z.infer<typeof bindAccountInput>;
 export const bindAccountOutput = z.object({ token: z.string(), expiresAt: isoDateTime, user: profile });
 export type BindAccountOutput = z.infer<typeof bindAccountOutput>;
@@ -117,7 +131,7 @@ export type UnbindWechatOutput = z.infer<typeof unbindWechatOutput>;
 
 export const changePasswordInput = z
   .object({
-    currentPassword: z.string({ error: 'currentPassword must be a string' }).min(1, 'currentPassword is empty: send the password in use now'),
+    currentPassword: passwordAttempt,
     newPassword: password,
   })
   .strict();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BindAccountOutput, CredentialsInput, LoginOutput, Profile } from '@wxkit/shared';
+import type { BindAccountOutput, CredentialsInput, ExistingCredentialsInput, LoginOutput, Profile } from '@wxkit/shared';
 import type { AuthService } from '../auth/auth-service.ts';
 import { profileToWire } from '../auth/profile-wire.ts';
 import type { LockoutPolicy, Store } from '../db/store.ts';
@@ -56,7 +56,7 @@ export function createAccountService(options: AccountServiceOptions) {
    * The user a username + password opens, or a typed error. Unknown usernames cost a dummy verification, so they
    * answer as slowly as wrong passwords; both count towards the lock, which is checked before any hashing.
    */
-  async function checkCredentials(input: CredentialsInput, clientIp: string): Promise<string> {
+  async function checkCredentials(input: ExistingCredentialsInput, clientIp: string): Promise<string> {
     const lockedUntil = await store.passwordLockedUntil(input.username, clientIp, now());
     if (lockedUntil !== null) throw tooManyAttempts(lockedUntil, now());
     const credential = await store.credentialByUsername(input.username);
@@ -97,7 +97,7 @@ export function createAccountService(options: AccountServiceOptions) {
       return output(userId, session, true);
     },
 
-    async loginWithPassword(input: CredentialsInput, clientIp: string): Promise<LoginOutput> {
+    async loginWithPassword(input: ExistingCredentialsInput, clientIp: string): Promise<LoginOutput> {
       const userId = await checkCredentials(input, clientIp);
       const session = auth.newSession(null);
       await store.openSession(userId, 'password', session);
@@ -118,7 +118,7 @@ export function createAccountService(options: AccountServiceOptions) {
       return profileOrInvalid(caller.userId);
     },
 
-    async bindAccount(caller: Caller, input: CredentialsInput): Promise<BindAccountOutput> {
+    async bindAccount(caller: Caller, input: ExistingCredentialsInput): Promise<BindAccountOutput> {
       // Cheap checks first: a session without WeChat never gets to try passwords here.
       if (!(await store.wechatIdentityOf(caller.userId))) {
         throw new AppError('BAD_REQUEST', 'wechat_required', 'This session has no WeChat identity to bind: log in with WeChat (login) first, then bind.');

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuthFailureReason, LoginOutput } from '@wxkit/shared';
 import type { NewSession, SessionMethod, Store } from '../db/store.ts';
 import type { WeChatClient } from '../wechat/client.ts';
-import { WeChatError } from '../wechat/errors.ts';
+import { WeChatError, type WeChatFailureReason } from '../wechat/errors.ts';
 import { profileToWire } from './profile-wire.ts';
 import type { SecretBox } from './secret-box.ts';
 import type { TokenService } from './tokens.ts';
@@ -26,6 +26,8 @@ export interface AuthServiceOptions {
   /** Seals WeChat's session_key before it is stored. */
   secretBox: SecretBox;
   sessionTtlSeconds: number;
+  /** How long a claim on a code may stay pending before others give up on it: longer than one WeChat call. */
+  exchangeLeaseMs?: number;
   now?: () => number;
   /** Where failed exchanges are logged (the app's pino logger). WeChatError details never hold a secret or the code. */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -39,7 +41,8 @@ export const CODE_REPLAY_WINDOW_MS = 5 * 60_000;
  * session row's `expires_at` is authoritative for everything earlier, so the token never needs re-issuing.
  */
 export const SESSION_MAX_AGE_TTLS = 4;
-const MAX_REMEMBERED_FAILURES = 10_000;
+/** How often a process waiting for another's exchange of the same code looks for its result. */
+const EXCHANGE_POLL_MS = 10;
 
 /**
  * The login flow and the per-request token check. Both return values for expected outcomes ("not logged in",
@@ -53,8 +56,9 @@ export function createAuthService(options: AuthServiceOptions) {
 
   /** Exchanges under way, so concurrent submissions of one code share one call to WeChat (per process). */
   const inFlight = new Map<string, Promise<LoginOutput>>();
-  /** Codes whose exchange failed: never resent to WeChat, the same error is answered again. */
-  const failures = new Map<string, { error: WeChatError; until: number }>();
+  /** This process's name on the code exchanges it claims. */
+  const owner = randomBytes(9).toString('base64url');
+  const exchangeLeaseMs = options.exchangeLeaseMs ?? 15_000;
 
   async function replay(codeHash: string): Promise<LoginOutput | undefined> {
     const row = await store.sessionByCodeHash(codeHash);
@@ -94,35 +98,63 @@ export function createAuthService(options: AuthServiceOptions) {
     };
   }
 
+  /**
+   * One WeChat call per code, whatever process the code reaches: the process that claims the code (a row in
+   * code_exchanges) calls WeChat; the others poll for the session it stores, or for the failure it records, which is
+   * answered again for 5 minutes rather than resending the code (WeChat burns a code on first use).
+   */
   async function exchange(code: string, codeHash: string): Promise<LoginOutput> {
-    const replayed = await replay(codeHash);
-    if (replayed) return replayed;
-
-    const failed = failures.get(codeHash);
-    if (failed && failed.until > now()) throw failed.error;
-
-    let result;
-    try {
-      result = await wechat.code2Session(code);
-    } catch (error) {
-      if (error instanceof WeChatError) {
-        rememberFailure(codeHash, error);
-        logFailure(error);
+    const giveUpAt = performance.now() + exchangeLeaseMs + 1_000;
+    for (;;) {
+      const replayed = await replay(codeHash);
+      if (replayed) return replayed;
+      if (await store.claimCodeExchange(codeHash, owner, now(), exchangeLeaseMs)) return exchangeAsOwner(code, codeHash);
+      const claim = await store.codeExchange(codeHash);
+      if (claim?.state === 'failed' && claim.expiresAt > now()) {
+        throw new WeChatError(claim.reason as WeChatFailureReason, claim.detail ?? 'remembered failure', claim.errcode ?? undefined, 'jscode2session');
       }
+      if (performance.now() > giveUpAt) {
+        throw new WeChatError('wechat_unavailable', 'another server process claimed this code and did not finish its exchange');
+      }
+      await new Promise((resolve) => setTimeout(resolve, EXCHANGE_POLL_MS));
+    }
+  }
+
+  async function exchangeAsOwner(code: string, codeHash: string): Promise<LoginOutput> {
+    try {
+      // The previous owner may have stored its session and released the claim between our two reads.
+      const replayed = await replay(codeHash);
+      if (replayed) return replayed;
+      let result;
+      try {
+        result = await wechat.code2Session(code);
+      } catch (error) {
+        if (error instanceof WeChatError) {
+          const failure = { reason: error.reason, errcode: error.errcode ?? null, detail: error.detail };
+          await store.failCodeExchange(codeHash, owner, failure, now(), now() + CODE_REPLAY_WINDOW_MS);
+          logFailure(error);
+        }
+        throw error;
+      }
+
+      const session = newSession(codeHash);
+      const { userId, isNewUser } = await store.loginWechat({
+        newUserId: randomUUID(),
+        openid: result.openid,
+        unionid: result.unionid,
+        sessionKeyEnc: options.secretBox.seal(result.sessionKey),
+        session,
+      });
+      const output = await sessionOutput(userId, session.id, session.createdAt, session.expiresAt, isNewUser);
+      if (!output) throw new Error('user missing right after login');
+      await store.releaseCodeExchange(codeHash, owner);
+      return output;
+    } catch (error) {
+      // A recorded failure stays (it is the answer for 5 minutes); anything else frees the code for the waiters.
+      const claim = await store.codeExchange(codeHash).catch(() => undefined);
+      if (claim?.state === 'pending' && claim.owner === owner) await store.releaseCodeExchange(codeHash, owner).catch(() => undefined);
       throw error;
     }
-
-    const session = newSession(codeHash);
-    const { userId, isNewUser } = await store.loginWechat({
-      newUserId: randomUUID(),
-      openid: result.openid,
-      unionid: result.unionid,
-      sessionKeyEnc: options.secretBox.seal(result.sessionKey),
-      session,
-    });
-    const output = await sessionOutput(userId, session.id, session.createdAt, session.expiresAt, isNewUser);
-    if (!output) throw new Error('user missing right after login');
-    return output;
   }
 
   /** Operators act on wechat_config (our appid/secret) and watch wechat_unavailable; the rest is the user's code. */
@@ -131,17 +163,6 @@ export function createAuthService(options: AuthServiceOptions) {
     if (error.reason === 'wechat_config') options.log?.error(entry, 'WeChat rejected our credentials: check WECHAT_APPID / WECHAT_SECRET');
     else if (error.reason === 'wechat_unavailable') options.log?.warn(entry, 'WeChat code2Session failed');
     else options.log?.info(entry, 'WeChat refused the login code');
-  }
-
-  function rememberFailure(codeHash: string, error: WeChatError) {
-    const t = now();
-    // Entries expire in insertion order: drop the expired ones from the front, then the oldest if still full.
-    for (const [key, entry] of failures) {
-      if (entry.until > t) break;
-      failures.delete(key);
-    }
-    if (failures.size >= MAX_REMEMBERED_FAILURES) failures.delete(failures.keys().next().value as string);
-    failures.set(codeHash, { error, until: t + CODE_REPLAY_WINDOW_MS });
   }
 
   return {

@@ -129,3 +129,39 @@ export const media = sqliteTable('media', {
   height: integer('height').notNull(),
   createdAt: integer('created_at').notNull(),
 });
+
+/**
+ * A login code being exchanged, so one WeChat call serves every process the code reaches: the first to insert the row
+ * calls WeChat; the others wait for the session it stores (found by `sessions.code_hash`) or for the failure recorded
+ * here, which is answered again for 5 minutes instead of resending the code. Rows go once they are done with.
+ */
+export const codeExchanges = sqliteTable(
+  'code_exchanges',
+  {
+    codeHash: text('code_hash').primaryKey(),
+    /** `pending` while the owner talks to WeChat; `failed` with the reason afterwards. */
+    state: text('state', { enum: ['pending', 'failed'] }).notNull(),
+    owner: text('owner').notNull(),
+    reason: text('reason'),
+    errcode: integer('errcode'),
+    detail: text('detail'),
+    createdAt: integer('created_at').notNull(),
+    /** A pending claim older than this is abandoned (its process died); a failure is forgotten after it. */
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [index('code_exchanges_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Fixed-window request counters (the login rate limit), shared by every process. */
+export const rateLimits = sqliteTable('rate_limits', {
+  key: text('key').primaryKey(),
+  windowStartedAt: integer('window_started_at').notNull(),
+  count: integer('count').notNull(),
+});
+
+/** Secrets the server generates once and every process must share (simulator mode's token key without JWT_SECRET). */
+export const appSecrets = sqliteTable('app_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: integer('created_at').notNull(),
+});

@@ -8,17 +8,21 @@ import { migrationsFolder } from '../paths.ts';
 import * as schema from './schema.ts';
 import {
   accessTokens,
+  appSecrets,
+  codeExchanges,
   media,
   passwordCredentials,
   passwordLockouts,
+  rateLimits,
   sessions,
   users,
   wechatIdentities,
   werunSteps,
 } from './schema.ts';
-import type { BindResult, NewSession, ProfileChange, ProfileRow, SessionMethod, Store } from './store.ts';
+import { PRUNE_COUNTERS_AFTER_MS, type BindResult, type CodeExchangeRow, type NewSession, type ProfileChange, type ProfileRow, type SessionMethod, type Store } from './store.ts';
 
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
+
 
 /**
  * The columns a client may ever see. Selected explicitly so openid/unionid, the full phone number and password
@@ -216,6 +220,47 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
     })
     .from(accessTokens)
     .where(eq(accessTokens.appId, p('appId')))
+    .prepare();
+
+  // A new claim, or a takeover of one whose time is up (its process died, or its failure is forgotten).
+  const claimCode = db
+    .insert(codeExchanges)
+    .values({ codeHash: p('codeHash'), state: 'pending', owner: p('owner'), createdAt: p('now'), expiresAt: p('expiresAt') })
+    .onConflictDoUpdate({
+      target: codeExchanges.codeHash,
+      set: { state: 'pending', owner: sql`excluded.owner`, reason: null, errcode: null, detail: null, createdAt: sql`excluded.created_at`, expiresAt: sql`excluded.expires_at` },
+      setWhere: lt(codeExchanges.expiresAt, sql`excluded.created_at + 1`),
+    })
+    .returning({ owner: codeExchanges.owner })
+    .prepare();
+  const codeExchangeRow = db
+    .select({
+      state: codeExchanges.state,
+      owner: codeExchanges.owner,
+      reason: codeExchanges.reason,
+      errcode: codeExchanges.errcode,
+      detail: codeExchanges.detail,
+      createdAt: codeExchanges.createdAt,
+      expiresAt: codeExchanges.expiresAt,
+    })
+    .from(codeExchanges)
+    .where(eq(codeExchanges.codeHash, p('codeHash')))
+    .prepare();
+  const releaseCode = db
+    .delete(codeExchanges)
+    .where(and(eq(codeExchanges.codeHash, p('codeHash')), eq(codeExchanges.owner, p('owner'))))
+    .prepare();
+  const hitRate = db
+    .insert(rateLimits)
+    .values({ key: p('key'), windowStartedAt: p('now'), count: 1 })
+    .onConflictDoUpdate({
+      target: rateLimits.key,
+      set: {
+        count: sql`case when ${rateLimits.windowStartedAt} <= ${p('windowStart')} then 1 else ${rateLimits.count} + 1 end`,
+        windowStartedAt: sql`case when ${rateLimits.windowStartedAt} <= ${p('windowStart')} then ${p('now')} else ${rateLimits.windowStartedAt} end`,
+      },
+    })
+    .returning({ count: rateLimits.count, windowStartedAt: rateLimits.windowStartedAt })
     .prepare();
 
   const profileOf = (userId: string): ProfileRow | undefined => profileById.get({ id: userId });
@@ -520,6 +565,50 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
         .limit(limit)
         .all();
       return rows.map((r) => r.key);
+    },
+
+    async claimCodeExchange(codeHash, owner, now, leaseMs) {
+      return claimCode.get({ codeHash, owner, now, expiresAt: now + leaseMs })?.owner === owner;
+    },
+
+    async codeExchange(codeHash) {
+      return codeExchangeRow.get({ codeHash }) as CodeExchangeRow | undefined;
+    },
+
+    async failCodeExchange(codeHash, owner, failure, now, expiresAt) {
+      db.update(codeExchanges)
+        .set({ state: 'failed', reason: failure.reason, errcode: failure.errcode, detail: failure.detail, expiresAt })
+        .where(and(eq(codeExchanges.codeHash, codeHash), eq(codeExchanges.owner, owner)))
+        .run();
+    },
+
+    async releaseCodeExchange(codeHash, owner) {
+      releaseCode.run({ codeHash, owner });
+    },
+
+    async hitRateLimit(key, windowMs, now) {
+      const row = hitRate.get({ key, now, windowStart: now - windowMs });
+      if (!row) throw new Error('rate limit upsert returned no row');
+      return row;
+    },
+
+    async sharedSecret(name, candidate, now) {
+      db.insert(appSecrets).values({ name, value: candidate, createdAt: now }).onConflictDoNothing().run();
+      const row = db.select({ value: appSecrets.value }).from(appSecrets).where(eq(appSecrets.name, name)).get();
+      if (!row) throw new Error(`app secret ${name} vanished`);
+      return row.value;
+    },
+
+    async prune(now) {
+      return immediate(() => {
+        let rows = db.delete(codeExchanges).where(lt(codeExchanges.expiresAt, now)).run().changes;
+        rows += db.delete(rateLimits).where(lt(rateLimits.windowStartedAt, now - PRUNE_COUNTERS_AFTER_MS)).run().changes;
+        rows += db
+          .delete(passwordLockouts)
+          .where(and(lt(passwordLockouts.windowStartedAt, now - PRUNE_COUNTERS_AFTER_MS), lt(passwordLockouts.lockedUntil, now)))
+          .run().changes;
+        return rows;
+      });
     },
 
     async ping() {

@@ -5,11 +5,14 @@
  * `openid`), and those are read only by the services that need them, never by a profile read.
  */
 
+/** Counters (rate limits, password failures) older than this are of no use to any window: pruned. */
+export const PRUNE_COUNTERS_AFTER_MS = 24 * 3600_000;
+
 /** The columns a client may ever see, plus `wechatBound`; see profileToWire for what reaches the wire. */
 export interface ProfileRow {
   id: string;
   nickname: string | null;
-  /** An https URL, or `/media/<key>` for one of our stored images (made absolute at the edge). */
+  /** An https URL: a client-given one, or our own `<base>/media/<key>` for an uploaded image (see media-routes). */
   avatarUrl: string | null;
   /** Masked (`138****8000`). */
   phone: string | null;
@@ -94,6 +97,16 @@ export interface ProfilePatch {
 export interface ProfileChange {
   profile: ProfileRow;
   previousMediaKey: string | null;
+}
+
+export interface CodeExchangeRow {
+  state: 'pending' | 'failed';
+  owner: string;
+  reason: string | null;
+  errcode: number | null;
+  detail: string | null;
+  createdAt: number;
+  expiresAt: number;
 }
 
 export type BindResult =
@@ -193,7 +206,8 @@ export interface Store {
   // --- Media (avatars) ------------------------------------------------------------------------------------------
   /**
    * Points the user's avatar at a stored image (recording it when new), in one transaction; `previousMediaKey` is
-   * the stored image the user used before, if any and different.
+   * the stored image the user used before, if any and different. `avatarUrl` is stored as given: the media service
+   * passes the absolute URL clients load it from (`<PUBLIC_URL or the upload's origin>/media/<key>`).
    */
   setAvatarMedia(userId: string, media: MediaRow, avatarUrl: string, now: number): Promise<ProfileChange | undefined>;
   media(key: string): Promise<MediaRow | undefined>;
@@ -201,6 +215,24 @@ export interface Store {
   deleteMediaIfUnreferenced(key: string): Promise<boolean>;
   /** Stored images no user refers to, created before `before` (left behind by a crash between steps). */
   unreferencedMedia(before: number, limit: number): Promise<string[]>;
+
+  // --- State shared by every process ----------------------------------------------------------------------------
+  /**
+   * Claims a login code for exchange: true when this caller inserted the pending row (or took over one that expired)
+   * and so must be the one to call WeChat.
+   */
+  claimCodeExchange(codeHash: string, owner: string, now: number, leaseMs: number): Promise<boolean>;
+  codeExchange(codeHash: string): Promise<CodeExchangeRow | undefined>;
+  /** Records why the exchange failed, answered to every later submission of the code until `expiresAt`. */
+  failCodeExchange(codeHash: string, owner: string, failure: { reason: string; errcode: number | null; detail: string }, now: number, expiresAt: number): Promise<void>;
+  /** The exchange is over (its session stored, or given up): drops the claim. */
+  releaseCodeExchange(codeHash: string, owner: string): Promise<void>;
+  /** Counts a hit in a fixed window per key; the count including this hit and when the window started. */
+  hitRateLimit(key: string, windowMs: number, now: number): Promise<{ count: number; windowStartedAt: number }>;
+  /** The value stored under `name`, storing `candidate` if there is none yet (every process gets the same one). */
+  sharedSecret(name: string, candidate: string, now: number): Promise<string>;
+  /** Deletes what has expired (code exchanges, old counters and lockouts); how many rows. */
+  prune(now: number): Promise<number>;
 
   // --- Operations -----------------------------------------------------------------------------------------------
   /** Throws when the database cannot answer (health check). */

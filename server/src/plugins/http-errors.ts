@@ -4,6 +4,8 @@ import type { ErrorReason } from '@wxkit/shared';
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { AppError } from '../trpc/app-error.ts';
 import { INPUT_AS_JSON, INTERNAL_ERROR_MESSAGE } from '../trpc/format-error.ts';
 
 type TRPCCodeKey = keyof typeof TRPC_ERROR_CODES_BY_KEY;
@@ -63,6 +65,15 @@ export const httpErrorsPlugin = fp(
     app.all('/trpc/*', noProcedure);
 
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      if (error instanceof AppError) {
+        // Our typed errors raised outside tRPC (the login rate limit's database, the media routes): same envelope.
+        const httpStatus = getHTTPStatusCodeFromError(error);
+        const procedures = trpcProcedures(request);
+        if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+        return reply
+          .code(httpStatus)
+          .send(trpcErrorBody({ code: error.code, httpStatus, reason: error.reason, message: error.message, ...(procedures?.length === 1 ? { path: procedures[0] } : {}) }));
+      }
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
       if (status >= 500) {
         request.log.error({ err: error }, 'request failed before reaching a route');

@@ -1,11 +1,35 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Store } from '../db/store.ts';
 import { trpcErrorBody, trpcProcedures } from './http-errors.ts';
 
 export interface LoginRateLimitOptions {
   /** Logins allowed per client address per minute. */
   perMinute: number;
+  /** Clock for tests. */
+  now?: () => number;
+}
+
+type IncrCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+
+/**
+ * @fastify/rate-limit's store, counting in the database (`rate_limits`, a fixed window per key) so every server
+ * process shares one count per address. A failing database fails the request (503), never lets logins through.
+ */
+function databaseCounter(store: Store, now: () => number) {
+  return class DatabaseRateLimitStore {
+    incr(key: string, callback: IncrCallback, timeWindow: number) {
+      const t = now();
+      store.hitRateLimit(`login:${key}`, timeWindow, t).then(
+        (hit) => callback(null, { current: hit.count, ttl: Math.max(0, hit.windowStartedAt + timeWindow - t) }),
+        (error: Error) => callback(error),
+      );
+    }
+    child() {
+      return this;
+    }
+  };
 }
 
 const WINDOW_MS = 60_000;
@@ -21,7 +45,7 @@ const WINDOW_MS = 60_000;
  */
 export const loginRateLimitPlugin = fp<LoginRateLimitOptions>(
   async (app, options) => {
-    await app.register(rateLimit, { global: false, max: options.perMinute, timeWindow: WINDOW_MS });
+    await app.register(rateLimit, { global: false, max: options.perMinute, timeWindow: WINDOW_MS, store: databaseCounter(app.store, options.now ?? Date.now) });
     const limiter = app.createRateLimit();
 
     /** Counts the logins of this request; answers 429 and returns true when over the limit. */
@@ -69,5 +93,5 @@ export const loginRateLimitPlugin = fp<LoginRateLimitOptions>(
       );
     });
   },
-  { name: 'login-rate-limit' },
+  { name: 'login-rate-limit', dependencies: ['database'] },
 );

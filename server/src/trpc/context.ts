@@ -1,6 +1,7 @@
 import type { AuthResult, AuthService } from '../auth/auth-service.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { Store } from '../db/store.ts';
+import type { MediaService } from '../media/media-service.ts';
 import type { PhoneService } from '../wechat-data/phone.ts';
 import type { SessionKeyService } from '../wechat-data/session-key.ts';
 import type { WeRunService } from '../wechat-data/werun-service.ts';
@@ -13,6 +14,8 @@ export interface ContextDeps {
   phoneService: PhoneService;
   weRunService: WeRunService;
   sessionKeys: SessionKeyService;
+  /** Stored avatars: a profile change hands it the image it stopped using. */
+  mediaService: MediaService;
 }
 
 /** What a procedure may know of its HTTP request, taken from it by the adapter. */

@@ -22,26 +22,26 @@ afterAll(async () => {
 
 const login = (code: string) => trpcPost(server.url, 'login', { body: JSON.stringify({ code }) });
 const data = (answer: RawResponse) => (answer.json as { result: { data: { token: string; expiresAt: string; isNewUser: boolean; user: { id: string } } } }).result.data;
-const sessionRows = () => (server.app.sqlite.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+const sessionRows = () => server.db.count('SELECT count(*) AS n FROM sessions');
 
 describe('the same code submitted twice', () => {
   it('at the same moment → one exchange at WeChat, both callers get the same session', async () => {
     const code = await mintCode(server.url, 'idem-a');
     const before = await simulatorExchanges(server.url);
-    const rowsBefore = sessionRows();
+    const rowsBefore = await sessionRows();
     const [a, b] = await Promise.all([login(code), login(code)]);
     expect(a.status, a.text).toBe(200);
     expect(b.status, b.text).toBe(200);
     expect(data(b)).toEqual(data(a));
     expect(data(a).isNewUser).toBe(true);
     expect(await simulatorExchanges(server.url)).toBe(before + 1);
-    expect(sessionRows()).toBe(rowsBefore + 1);
+    expect(await sessionRows()).toBe(rowsBefore + 1);
   });
 
   it('20 at once, plus twice inside one batch → still one exchange and one session', async () => {
     const code = await mintCode(server.url, 'idem-b');
     const before = await simulatorExchanges(server.url);
-    const rowsBefore = sessionRows();
+    const rowsBefore = await sessionRows();
     const singles = Array.from({ length: 20 }, () => login(code));
     const batch = trpcPost(server.url, 'login,login', { query: 'batch=1', body: JSON.stringify({ 0: { code }, 1: { code } }) });
     const answers = await Promise.all(singles);
@@ -50,7 +50,7 @@ describe('the same code submitted twice', () => {
     const tokens = new Set([...answers.map((a) => data(a).token), ...(batched.json as Array<{ result: { data: { token: string } } }>).map((r) => r.result.data.token)]);
     expect(tokens.size).toBe(1);
     expect(await simulatorExchanges(server.url)).toBe(before + 1);
-    expect(sessionRows()).toBe(rowsBefore + 1);
+    expect(await sessionRows()).toBe(rowsBefore + 1);
   });
 
   it('2 s later → the same session again, without asking WeChat', async () => {

@@ -27,10 +27,8 @@ describe('50 concurrent first logins of the same new user (50 different codes)',
     expect(new Set(logins.map((l) => l.token)).size).toBe(50);
     expect(logins.filter((l) => l.isNewUser)).toHaveLength(1);
     const userId = logins[0]?.user.id;
-    const users = server.app.sqlite.prepare('SELECT count(*) AS n FROM users WHERE id = ?').get(userId) as { n: number };
-    expect(users.n).toBe(1);
-    const sessions = server.app.sqlite.prepare('SELECT count(*) AS n FROM sessions WHERE user_id = ?').get(userId) as { n: number };
-    expect(sessions.n).toBe(50);
+    expect(await server.db.count('SELECT count(*) AS n FROM users WHERE id = ?', userId)).toBe(1);
+    expect(await server.db.count('SELECT count(*) AS n FROM sessions WHERE user_id = ?', userId)).toBe(50);
 
     const checks = await Promise.all(logins.map((l) => trpcGet(server.url, 'checkSession', { headers: { authorization: `Bearer ${l.token}` } })));
     for (const check of checks) expect(check.json).toMatchObject({ result: { data: { valid: true, userId } } });

@@ -24,9 +24,9 @@ afterAll(async () => {
   expectNoLeaks();
 });
 
-const rowExpiry = (token: string) => {
+const rowExpiry = async (token: string) => {
   const sid = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sid: string }).sid;
-  return (server.app.sqlite.prepare('SELECT expires_at AS e FROM sessions WHERE id = ?').get(sid) as { e: number }).e;
+  return (await server.db.query<{ e: number }>('SELECT expires_at AS e FROM sessions WHERE id = ?', sid))[0]!.e;
 };
 
 async function check(token: string) {
@@ -38,7 +38,7 @@ describe('sliding sessions', () => {
     const login = await loginAs(server.url, 'slide-a');
     offsetMs = 3 * DAY;
     expect(await check(login.token)).toMatchObject({ valid: true, expiresAt: login.expiresAt });
-    expect(rowExpiry(login.token)).toBe(Date.parse(login.expiresAt));
+    expect(await rowExpiry(login.token)).toBe(Date.parse(login.expiresAt));
   });
 
   it('is extended to a full lifetime from now when used after half its lifetime; checkSession returns the new expiry', async () => {
@@ -49,7 +49,7 @@ describe('sliding sessions', () => {
     const newExpiry = Date.parse(checked.expiresAt);
     expect(newExpiry).toBeGreaterThan(Date.parse(login.expiresAt));
     expect(Math.abs(newExpiry - (clock() + TTL_DAYS * DAY))).toBeLessThan(60_000);
-    expect(rowExpiry(login.token)).toBe(newExpiry);
+    expect(await rowExpiry(login.token)).toBe(newExpiry);
     // The same token keeps working past its first expiry: nothing to re-issue.
     offsetMs = 8 * DAY;
     expect(await createClient(server.url, login.token).getProfile.query()).toMatchObject({ id: login.user.id });
@@ -59,14 +59,14 @@ describe('sliding sessions', () => {
     const login = await loginAs(server.url, 'slide-c');
     offsetMs = 5 * DAY;
     await createClient(server.url, login.token).getProfile.query();
-    expect(rowExpiry(login.token)).toBeGreaterThan(Date.parse(login.expiresAt));
+    expect(await rowExpiry(login.token)).toBeGreaterThan(Date.parse(login.expiresAt));
   });
 
   it('an idle session still expires, and a later use does not revive it', async () => {
     const login = await loginAs(server.url, 'slide-d');
     offsetMs = TTL_DAYS * DAY + 1_000;
     expect(await check(login.token)).toEqual({ valid: false, reason: 'expired' });
-    expect(rowExpiry(login.token)).toBe(Date.parse(login.expiresAt));
+    expect(await rowExpiry(login.token)).toBe(Date.parse(login.expiresAt));
   });
 
   it('a revoked session is never extended', async () => {
@@ -74,7 +74,7 @@ describe('sliding sessions', () => {
     await createClient(server.url, login.token).logout.mutate();
     offsetMs = 5 * DAY;
     expect(await check(login.token)).toEqual({ valid: false, reason: 'revoked' });
-    expect(rowExpiry(login.token)).toBe(Date.parse(login.expiresAt));
+    expect(await rowExpiry(login.token)).toBe(Date.parse(login.expiresAt));
   });
 
   it(`an active user slides up to ${SESSION_MAX_AGE_TTLS} lifetimes after login (the token's exp), then must log in again`, async () => {

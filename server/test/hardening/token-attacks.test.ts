@@ -177,7 +177,7 @@ describe('well signed, wrong claims', () => {
   it('a valid token of a deleted user → invalid', async () => {
     const victim = await session('attack-deleted');
     expect((await trpcGet(server.url, 'getProfile', { headers: { authorization: `Bearer ${victim.token}` } })).status).toBe(200);
-    server.app.sqlite.prepare('DELETE FROM users WHERE id = ?').run(victim.userId);
+    await server.db.query('DELETE FROM users WHERE id = ?', victim.userId);
     await expectRejected(`Bearer ${victim.token}`, 'invalid');
   });
 });

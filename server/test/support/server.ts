@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, SIMULATOR_SECRET, type BuildAppOptions } from '../../src/app.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import type { AppRouter } from '../../src/router.ts';
+import { freshDatabaseUrl, testBackend } from './pg-global-setup.ts';
+import { testDbOf, type TestDb } from './test-db.ts';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -14,6 +16,8 @@ export interface TestServer {
   config: Config;
   /** Every log line this server wrote, as text. */
   logs: string[];
+  /** Raw reads of its database (either backend). */
+  db: TestDb;
   close(): Promise<void>;
 }
 
@@ -65,13 +69,17 @@ export function findLeaks(extra: string[] = []): string[] {
 }
 
 /**
- * A real Fastify server on 127.0.0.1, port 0, with a real SQLite database (a temp file unless
- * `DATABASE_PATH: ':memory:'` is passed) and the embedded simulator reached over HTTP.
+ * A real Fastify server on 127.0.0.1, port 0, with a real database and the embedded simulator reached over HTTP.
+ * The database: a SQLite file in a temp folder (unless `DATABASE_PATH` is passed), or with WXKIT_TEST_BACKEND=pg a
+ * fresh database on the run's throwaway PostgreSQL (unless `DATABASE_URL` is passed).
  */
 export async function startTestServer(env: Record<string, string> = {}, options: BuildAppOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wxkit-test-'));
+  const usePg = testBackend() === 'pg' && env.DATABASE_PATH === undefined;
+  // MEDIA_DIR too: on PostgreSQL there is no database file for it to sit beside.
+  const database = usePg ? { DATABASE_URL: env.DATABASE_URL ?? (await freshDatabaseUrl()), MEDIA_DIR: join(dir, 'media') } : { DATABASE_PATH: join(dir, 'app.db') };
   // Suites log in far more than the default 30 a minute from 127.0.0.1: the login rate limit is opted into by setting it.
-  const config = parseConfig({ DATABASE_PATH: join(dir, 'app.db'), LOG_LEVEL: 'info', PORT: '0', LOGIN_RATE_LIMIT_PER_MINUTE: '100000', ...env });
+  const config = parseConfig({ ...database, LOG_LEVEL: 'info', PORT: '0', LOGIN_RATE_LIMIT_PER_MINUTE: '100000', ...env });
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -91,13 +99,16 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     return payload;
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const db = testDbOf(app, config.databaseUrl);
   return {
     app,
     url,
     config,
     logs,
+    db,
     async close() {
       await app.close();
+      await db.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
