@@ -95,8 +95,9 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store & { po
   }
   const db = drizzle({ client: pool, schema });
   try {
+    // On the connection that holds the lock (a pool of one would otherwise wait for itself).
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await migrate(db, { migrationsFolder: pgMigrationsFolder });
+    await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
     client.release();
