@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgCluster, type PgCluster } from './support/pg-cluster.ts';
 import { testBackend } from './support/pg-global-setup.ts';
+import { toRaw } from './hardening/support.ts';
 import { createClient, mintCode } from './support/server.ts';
 import { startServerProcess, type ServerProcess } from './support/server-process.ts';
 import { pgTestDb } from './support/test-db.ts';
@@ -11,20 +12,16 @@ import { mintPhoneCode, simulatorStats } from './support/wechat-sim.ts';
 // the suites (WXKIT_TEST_BACKEND=pg), whose other files share the run's cluster and must not see it stop.
 const runs = testBackend() === 'pg';
 
+type Envelope = { result?: { data: Record<string, unknown> }; error?: { data: { reason?: string } } };
+
+/** One call over plain HTTP, timed; the parsed envelope or undefined. */
 async function raw(url: string, path: string, init: RequestInit & { token?: string } = {}) {
   const headers: Record<string, string> = { ...(init.headers as Record<string, string> | undefined) };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body) headers['content-type'] = 'application/json';
   const started = performance.now();
-  const response = await fetch(`${url}${path}`, { ...init, headers, signal: AbortSignal.timeout(15_000) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json: json as { result?: { data: Record<string, unknown> }; error?: { data: { reason?: string } } }, ms: performance.now() - started, text };
+  const answer = await toRaw(await fetch(`${url}${path}`, { ...init, headers, signal: AbortSignal.timeout(15_000) }));
+  return { ...answer, json: answer.json as Envelope, ms: performance.now() - started };
 }
 
 const login = (url: string, code: string) => raw(url, '/trpc/login', { method: 'POST', body: JSON.stringify({ code }) });

@@ -20,6 +20,7 @@ import {
 } from './pg-schema.ts';
 import {
   PRUNE_COUNTERS_AFTER_MS,
+  PRUNE_SESSIONS_AFTER_MS,
   type BindResult,
   type CodeExchangeRow,
   type NewSession,
@@ -587,7 +588,9 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
           .delete(passwordLockouts)
           .where(and(lt(passwordLockouts.windowStartedAt, now - PRUNE_COUNTERS_AFTER_MS), lt(passwordLockouts.lockedUntil, now)))
           .returning({ k: passwordLockouts.username });
-        return a.length + b.length + c.length;
+        const dead = now - PRUNE_SESSIONS_AFTER_MS;
+        const d = await tx.delete(sessions).where(or(lt(sessions.expiresAt, dead), lt(sessions.revokedAt, dead))).returning({ k: sessions.id });
+        return a.length + b.length + c.length + d.length;
       });
     },
 

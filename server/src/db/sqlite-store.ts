@@ -19,7 +19,7 @@ import {
   wechatIdentities,
   werunSteps,
 } from './schema.ts';
-import { PRUNE_COUNTERS_AFTER_MS, type BindResult, type CodeExchangeRow, type NewSession, type ProfileChange, type ProfileRow, type SessionMethod, type Store } from './store.ts';
+import { PRUNE_COUNTERS_AFTER_MS, PRUNE_SESSIONS_AFTER_MS, type BindResult, type CodeExchangeRow, type NewSession, type ProfileChange, type ProfileRow, type SessionMethod, type Store } from './store.ts';
 
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
@@ -607,6 +607,8 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
           .delete(passwordLockouts)
           .where(and(lt(passwordLockouts.windowStartedAt, now - PRUNE_COUNTERS_AFTER_MS), lt(passwordLockouts.lockedUntil, now)))
           .run().changes;
+        const dead = now - PRUNE_SESSIONS_AFTER_MS;
+        rows += db.delete(sessions).where(or(lt(sessions.expiresAt, dead), lt(sessions.revokedAt, dead))).run().changes;
         return rows;
       });
     },

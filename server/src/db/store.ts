@@ -7,6 +7,8 @@
 
 /** Counters (rate limits, password failures) older than this are of no use to any window: pruned. */
 export const PRUNE_COUNTERS_AFTER_MS = 24 * 3600_000;
+/** Sessions expired or revoked this long ago are deleted (a token for them then answers `invalid`). */
+export const PRUNE_SESSIONS_AFTER_MS = 7 * 24 * 3600_000;
 
 /** The columns a client may ever see, plus `wechatBound`; see profileToWire for what reaches the wire. */
 export interface ProfileRow {
@@ -231,7 +233,7 @@ export interface Store {
   hitRateLimit(key: string, windowMs: number, now: number): Promise<{ count: number; windowStartedAt: number }>;
   /** The value stored under `name`, storing `candidate` if there is none yet (every process gets the same one). */
   sharedSecret(name: string, candidate: string, now: number): Promise<string>;
-  /** Deletes what has expired (code exchanges, old counters and lockouts); how many rows. */
+  /** Deletes what has expired (code exchanges, old counters and lockouts, long-dead sessions); how many rows. */
   prune(now: number): Promise<number>;
 
   // --- Operations -----------------------------------------------------------------------------------------------

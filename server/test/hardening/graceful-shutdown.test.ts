@@ -1,19 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mintCode, queueFaults } from '../support/server.ts';
+import { startServerProcess } from '../support/server-process.ts';
 import { JWT_SECRET, loginRaw, trpcGet } from './support.ts';
 
 // Graceful shutdown (issue 6, "Also"): SIGTERM while requests are in flight → they complete, new connections are
 // refused, the database closes cleanly (WAL checkpointed and removed), exit code 0. The real entry point runs as a
 // child process, as `npm start` runs it.
 
-const serverDir = fileURLToPath(new URL('../..', import.meta.url));
 /** Generous: the server's own force-exit is at 10 s. */
 const EXIT_BOUND_MS = 9_000;
 
@@ -28,29 +27,9 @@ afterEach(() => {
 
 async function startChild(): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
   dir = mkdtempSync(join(tmpdir(), 'wxkit-shutdown-'));
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: join(dir, 'app.db'), JWT_SECRET, LOG_LEVEL: 'info', WECHAT_TIMEOUT_MS: '10000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child = proc;
-  let output = '';
-  proc.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  proc.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const check = () => {
-      const match = /wxkit server ready: (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    proc.stdout?.on('data', check);
-    void exited.then(() => reject(new Error(`server exited before it was ready:\n${output}`)));
-  });
-  return { url, output: () => output, exited };
+  const server = await startServerProcess({ DATABASE_PATH: join(dir, 'app.db'), JWT_SECRET, LOG_LEVEL: 'info', WECHAT_TIMEOUT_MS: '10000' });
+  child = server.child;
+  return { url: server.url, output: server.output, exited: server.exited };
 }
 
 describe('SIGTERM with requests in flight', () => {
@@ -126,24 +105,7 @@ describe('SIGTERM with requests in flight', () => {
 });
 
 async function restartOn(dbPath: string) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_PATH: dbPath, JWT_SECRET, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child = proc;
-  let output = '';
-  proc.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`restart did not come up:\n${output}`)), 20_000);
-    proc.stdout?.on('data', () => {
-      const match = /wxkit server ready: (http:\/\/\S+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
-  return { url, exited };
+  const server = await startServerProcess({ DATABASE_PATH: dbPath, JWT_SECRET });
+  child = server.child;
+  return { url: server.url, exited: server.exited };
 }
