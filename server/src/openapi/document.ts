@@ -193,6 +193,64 @@ const simulatorPaths: Record<string, Json> = {
       },
     },
   },
+  '/__wechat/dev/phone-code': {
+    post: {
+      operationId: 'simulatorDevPhoneCode',
+      summary: 'Mint a getPhoneNumber code for a simulated user (stands in for <Button openType="getPhoneNumber">)',
+      description: 'Simulator mode only. The code lives 5 minutes and works once: pass it to `bindPhone`.',
+      tags: ['simulator'],
+      security: [],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['user', 'phone'],
+              properties: { user: { type: 'string', pattern: '^[\\w.@-]{1,64}$' }, phone: { type: 'string', pattern: '^\\d{4,15}$' }, countryCode: { type: 'string', default: '86' } },
+            },
+            example: { user: 'alice', phone: '13800138000' },
+          },
+        },
+      },
+      responses: {
+        '200': { description: 'A fresh code.', content: { 'application/json': { schema: { type: 'object', required: ['code'], properties: { code: { type: 'string' } } } } } },
+        '400': { description: 'Bad input.', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' } } } } } },
+      },
+    },
+  },
+  '/__wechat/dev/werun': {
+    post: {
+      operationId: 'simulatorDevWeRun',
+      summary: "Encrypt WeRun steps with the user's latest session_key (stands in for wx.getWeRunData)",
+      description: 'Simulator mode only. Encrypted exactly as WeChat does (AES-128-CBC, with a watermark): pass the answer to `syncWeRun` as is. The user must have logged in (a session_key exists).',
+      tags: ['simulator'],
+      security: [],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['user', 'days'],
+              properties: {
+                user: { type: 'string' },
+                days: { type: 'array', minItems: 1, maxItems: 31, items: { type: 'object', required: ['date', 'steps'], properties: { date: { type: 'string', format: 'date' }, steps: { type: 'integer', minimum: 0 } } } },
+              },
+            },
+            example: { user: 'alice', days: [{ date: '2026-12-01', steps: 8000 }] },
+          },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'What wx.getWeRunData hands the mini-program.',
+          content: { 'application/json': { schema: { type: 'object', required: ['encryptedData', 'iv'], properties: { encryptedData: { type: 'string' }, iv: { type: 'string' } } } } },
+        },
+        '400': { description: 'Bad input, or the user never logged in.', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' } } } } } },
+      },
+    },
+  },
 };
 
 /**
