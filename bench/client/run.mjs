@@ -2,9 +2,10 @@
 // 1. Requests: the app's real API client (tRPC client + auth link, only Taro's platform faked) against a real server,
 //    for a cold start, a relaunch, the steady state and an expiry / revocation with 10 calls in flight
 //    (bench/client/request-figures.bench.ts, run through vitest for its module mocking).
-// 2. Bundle: the weapp build of three projects that differ only in src/: an empty Taro page; the same page plus our
-//    API client (tRPC client, auth link, schemas) making one call; the real app. Sizes of the .js files, raw and gzip;
-//    "what our client code adds" is the second minus the first.
+// 2. Bundle: the weapp build of four projects that differ only in src/: an empty Taro page; the same page plus our
+//    API client (tRPC client, auth link, schemas) making one call; the empty page plus the WeUI stylesheet the app
+//    uses (src/styles/weui.less) and WeUI-classed markup; the real app. Sizes of the .js and .wxss files, raw and
+//    gzip; "what our client code adds" and "what WeUI adds" are the second and third minus the first.
 // Prints a table and writes bench/results/client-latest.json (and a timestamped copy).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -92,6 +93,37 @@ export default function Index() {
 }
 `;
 
+const weuiApp = `import type { PropsWithChildren } from 'react';
+import './styles/weui.less';
+import './app.css';
+
+function App({ children }: PropsWithChildren) {
+  return children;
+}
+
+export default App;
+`;
+const weuiPage = `import { Button, Text, View } from '@tarojs/components';
+
+export default function Index() {
+  return (
+    <View className='weui-cells'>
+      <View className='weui-cell weui-cell_access'>
+        <View className='weui-cell__bd'><Text>hello</Text></View>
+        <View className='weui-cell__ft weui-cell__ft_in-access' />
+      </View>
+      <Button className='weui-btn weui-btn_primary'>OK</Button>
+    </View>
+  );
+}
+`;
+/** One page only: the copied src/ has every page of the app, and Taro builds those app.config.ts lists. */
+const onePageConfig = `export default defineAppConfig({
+  pages: ['pages/index/index'],
+  window: { navigationBarTitleText: 'bench' },
+});
+`;
+
 function files(dir) {
   return readdirSync(dir).flatMap((entry) => {
     const path = join(dir, entry);
@@ -102,10 +134,13 @@ function files(dir) {
 function measureBundle(distDir) {
   const all = files(distDir).filter((f) => !f.endsWith('.LICENSE.txt') && !f.endsWith('.map'));
   const js = all.filter((f) => f.endsWith('.js'));
+  const wxss = all.filter((f) => f.endsWith('.wxss'));
   const sum = (list, fn) => list.reduce((n, f) => n + fn(readFileSync(f)), 0);
   return {
     jsBytes: sum(js, (b) => b.length),
     jsGzipBytes: sum(js, (b) => gzipSync(b, { level: 9 }).length),
+    wxssBytes: sum(wxss, (b) => b.length),
+    wxssGzipBytes: sum(wxss, (b) => gzipSync(b, { level: 9 }).length),
     allBytes: sum(all, (b) => b.length),
     jsFiles: Object.fromEntries(js.map((f) => [relative(distDir, f), readFileSync(f).length])),
   };
@@ -122,6 +157,7 @@ function buildVariant(name, app, page) {
   for (const entry of readdirSync(clientDir).filter((f) => f.startsWith('.env'))) cpSync(join(clientDir, entry), join(dir, entry));
   symlinkSync(join(clientDir, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'src/app.tsx'), app);
+  writeFileSync(join(dir, 'src/app.config.ts'), onePageConfig);
   writeFileSync(join(dir, 'src/pages/index/index.tsx'), page);
   log(`client bundle: building "${name}" with Taro (about a minute)…`);
   const started = Date.now();
@@ -139,10 +175,12 @@ function bundleFigures() {
   if (!existsSync(sharedLink)) symlinkSync(join(root, 'shared'), sharedLink);
   const empty = buildVariant('empty-page', emptyApp, emptyPage);
   const withApi = buildVariant('page-with-api', apiApp, apiPage);
+  const withWeui = buildVariant('page-with-weui', weuiApp, weuiPage);
   log('client bundle: the real app (client/dist/weapp, built when stale)…');
   run(process.execPath, [join(clientDir, 'scripts/ensure-build.mjs'), 'weapp'], { cwd: root });
   const app = measureBundle(join(clientDir, 'dist/weapp'));
-  return { empty, withApi, app, added: { jsBytes: withApi.jsBytes - empty.jsBytes, jsGzipBytes: withApi.jsGzipBytes - empty.jsGzipBytes } };
+  const delta = (a, b) => Object.fromEntries(['jsBytes', 'jsGzipBytes', 'wxssBytes', 'wxssGzipBytes'].map((k) => [k, a[k] - b[k]]));
+  return { empty, withApi, withWeui, app, added: delta(withApi, empty), weuiAdded: delta(withWeui, empty) };
 }
 
 // ---------- report ----------
@@ -182,13 +220,20 @@ function main() {
   ];
   if (bundle) {
     lines.push(
-      'weapp bundle (.js files; gzip -9 per file, summed):',
-      '| build | JS | JS gzip |',
-      '|:--|--:|--:|',
-      `| empty Taro page | ${kb(bundle.empty.jsBytes)} | ${kb(bundle.empty.jsGzipBytes)} |`,
-      `| empty page + our API client (tRPC client, auth link, schemas), one call | ${kb(bundle.withApi.jsBytes)} | ${kb(bundle.withApi.jsGzipBytes)} |`,
-      `| **what our client code adds** | **${kb(bundle.added.jsBytes)}** | **${kb(bundle.added.jsGzipBytes)}** |`,
-      `| the real app (client/dist/weapp) | ${kb(bundle.app.jsBytes)} | ${kb(bundle.app.jsGzipBytes)} |`,
+      'weapp bundle (.js and .wxss files; gzip -9 per file, summed):',
+      '| build | JS | JS gzip | WXSS | WXSS gzip |',
+      '|:--|--:|--:|--:|--:|',
+      ...[
+        ['empty Taro page', bundle.empty],
+        ['empty page + our API client (tRPC client, auth link, schemas), one call', bundle.withApi],
+        ['**what our client code adds**', bundle.added, true],
+        ['empty page + WeUI (src/styles/weui.less) and WeUI-classed markup', bundle.withWeui],
+        ['**what WeUI adds**', bundle.weuiAdded, true],
+        ['the real app (client/dist/weapp)', bundle.app],
+      ].map(([label, m, bold]) => {
+        const cell = (n) => (bold ? `**${kb(n)}**` : kb(n));
+        return `| ${label} | ${cell(m.jsBytes)} | ${cell(m.jsGzipBytes)} | ${cell(m.wxssBytes)} | ${cell(m.wxssGzipBytes)} |`;
+      }),
       '',
     );
   }

@@ -1,10 +1,14 @@
 export default defineAppConfig({
-  pages: ['pages/index/index'],
+  pages: ['pages/index/index', 'pages/account/index', 'pages/profile/index'],
   window: {
     backgroundTextStyle: 'light',
-    navigationBarBackgroundColor: '#ffffff',
+    // WeUI's page grey, so the navigation bar and the page are one surface, as in WeChat's own pages.
+    navigationBarBackgroundColor: '#ededed',
+    backgroundColor: '#ededed',
     navigationBarTitleText: 'wxkit',
     navigationBarTextStyle: 'black',
   },
-  networkTimeout: { request: 15000 },
+  // WeChat's current component styles (the WeUI look for native buttons, inputs…).
+  style: 'v2',
+  networkTimeout: { request: 15000, uploadFile: 30000 },
 });

@@ -1,6 +1,7 @@
 import { useDidShow } from '@tarojs/taro';
 import type { PropsWithChildren } from 'react';
 import { api } from './api/index.ts';
+import './styles/weui.less';
 import './app.css';
 
 function App({ children }: PropsWithChildren) {

@@ -5,10 +5,11 @@
  */
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '@wxkit/server';
-import type { CheckSessionOutput, LoginOutput, Profile, UpdateProfileInput } from '@wxkit/shared';
+import type { CheckSessionOutput, LoginOutput, Profile, SyncWeRunOutput, UpdateProfileInput } from '@wxkit/shared';
 import { describe, expectTypeOf, it } from 'vitest';
-import type { ApiClient } from '../src/api/create-api.ts';
+import type { Api, ApiClient } from '../src/api/create-api.ts';
 import type { ClientErrorReason } from '../src/auth/errors.ts';
+import { mutateWithFreshInput } from '../src/auth/fresh-input.ts';
 
 type Inputs = inferRouterInputs<AppRouter>;
 type Outputs = inferRouterOutputs<AppRouter>;
@@ -38,6 +39,12 @@ async function wrongCallsDoNotCompile(client: ApiClient) {
   if (session.valid) void session.expiresAt.slice(0);
   // @ts-expect-error reason is one of the literal failure reasons
   if (!session.valid && session.reason === 'stale') return;
+
+  // The fresh-input provider must give the procedure's own input.
+  const synced = await mutateWithFreshInput(client.syncWeRun, async () => ({ encryptedData: 'AAAA', iv: 'AAAA' }));
+  void synced.latest;
+  // @ts-expect-error a provider of another procedure's input (bindPhone's) does not fit syncWeRun
+  await mutateWithFreshInput(client.syncWeRun, async () => ({ code: 'x' }));
 }
 void wrongCallsDoNotCompile;
 
@@ -56,9 +63,16 @@ describe('end-to-end types', () => {
     expectTypeOf<Parameters<ApiClient['updateProfile']['mutate']>[0]>().toEqualTypeOf<UpdateProfileInput>();
   });
 
+  it('uploads and WeRun sync are typed by the shared schemas', () => {
+    expectTypeOf<ReturnType<Api['uploadAvatar']>>().resolves.toEqualTypeOf<Profile>();
+    expectTypeOf<ReturnType<Api['syncWeRun']>>().resolves.toEqualTypeOf<SyncWeRunOutput>();
+  });
+
   it('error reasons are literal unions callers can switch on', () => {
     expectTypeOf<'revoked'>().toExtend<ClientErrorReason>();
     expectTypeOf<'network'>().toExtend<ClientErrorReason>();
+    expectTypeOf<'credentials_invalid'>().toExtend<ClientErrorReason>();
+    expectTypeOf<'session_key_stale'>().toExtend<ClientErrorReason>();
     expectTypeOf<'stale'>().not.toExtend<ClientErrorReason>();
   });
 });

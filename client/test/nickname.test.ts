@@ -1,6 +1,6 @@
 import { nickname } from '@wxkit/shared';
 import { describe, expect, it } from 'vitest';
-import { checkNickname } from '../src/pages/index/nickname.ts';
+import { checkNickname } from '../src/forms/nickname.ts';
 
 // The page checks nicknames without zod (bundle size); it must say exactly what the shared schema says.
 const samples = ['', ' ', '   \t ', 'a', ' Ada ', '王小明', '😀', 'x'.repeat(32), ` ${'x'.repeat(32)} `, 'x'.repeat(33), '😀'.repeat(16), '😀'.repeat(17), '\u3000名\u3000'];

@@ -1,10 +1,15 @@
 import { createTRPCClient, httpBatchLink, type Operation, type TRPCClient } from '@trpc/client';
 import type { AppRouter } from '@wxkit/server';
+import type { Profile, SyncWeRunOutput } from '@wxkit/shared';
 import { authHeaders, authLink } from '../auth/auth-link.ts';
 import { createAuthSession, type AuthSession } from '../auth/auth-session.ts';
+import { createAuthUpload, type UploadOptions } from '../auth/auth-upload.ts';
+import { mutateWithFreshInput } from '../auth/fresh-input.ts';
 import type { AuthPlatform } from '../auth/platform.ts';
 import { taroTokenStore, type TokenStore } from '../auth/token-store.ts';
+import { parseProfile } from './profile-shape.ts';
 import { taroFetch } from './taro-fetch.ts';
+import { createWeappWeChatData, type WeChatData } from './wechat-data.ts';
 
 export type ApiClient = TRPCClient<AppRouter>;
 
@@ -20,6 +25,8 @@ export interface CreateApiOptions {
   apiUrl: string;
   /** Where codes come from and how sessions are checked; gets the bare client (H5 checks sessions on the server). */
   platform: (deps: { apiUrl: string; bare: BareClient }) => AuthPlatform;
+  /** Where WeRun data (and on H5 phone codes) come from. Default: WeChat's own APIs (weapp). */
+  wechatData?: (deps: { apiUrl: string }) => WeChatData;
   /** Default: Taro storage under the platform's key. */
   store?: TokenStore;
   retryBackoffMs?: number;
@@ -31,6 +38,11 @@ export interface Api {
   client: ApiClient;
   session: AuthSession;
   platform: AuthPlatform;
+  wechat: WeChatData;
+  /** Uploads a chosen avatar (chooseAvatar's temp path, or a blob: URL on H5) to POST /media/avatar; the new Profile. */
+  uploadAvatar(filePath: string, options?: UploadOptions): Promise<Profile>;
+  /** Reads WeRun from WeChat and stores it; after a re-login (stale session_key) WeChat is asked again. */
+  syncWeRun(options?: { signal?: AbortSignal }): Promise<SyncWeRunOutput>;
 }
 
 const EXPLICIT_TOKEN = 'wxkit.token';
@@ -61,5 +73,14 @@ export function createApi(options: CreateApiOptions): Api {
     ...(options.onLogin ? { onLogin: options.onLogin } : {}),
   });
   const client = createTRPCClient<AppRouter>({ links: [authLink(session), batchLink(url, authHeaders(session))] });
-  return { client, session, platform };
+  const upload = createAuthUpload({ session, apiUrl: options.apiUrl });
+  const wechat = options.wechatData ? options.wechatData({ apiUrl: options.apiUrl }) : createWeappWeChatData();
+  return {
+    client,
+    session,
+    platform,
+    wechat,
+    uploadAvatar: (filePath, uploadOptions) => upload('/media/avatar', filePath, parseProfile, uploadOptions),
+    syncWeRun: (callOptions) => mutateWithFreshInput(client.syncWeRun, (signal) => wechat.weRunData(signal), callOptions),
+  };
 }

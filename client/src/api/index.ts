@@ -1,6 +1,7 @@
 import { createApi } from './create-api.ts';
 import { createH5Platform, simulatedUser } from '../auth/h5-platform.ts';
 import { createWeappPlatform } from '../auth/weapp-platform.ts';
+import { createH5WeChatData } from './h5-wechat-data.ts';
 
 /** Inlined at build time from client/.env* (empty on H5: the origin that served the page). */
 const configuredUrl = process.env.TARO_APP_API_URL;
@@ -21,6 +22,7 @@ export const api = createApi({
     process.env.TARO_ENV === 'h5'
       ? (deps) => createH5Platform({ ...deps, user: simulatedUser(window.location) })
       : () => createWeappPlatform(),
+  ...(process.env.TARO_ENV === 'h5' ? { wechatData: (deps) => createH5WeChatData({ ...deps, user: simulatedUser(window.location) }) } : {}),
 });
 
-export { reasonOf, type ApiError, type ClientErrorReason } from '../auth/errors.ts';
+export { reasonOf, retryAfterOf, type ApiError, type ClientErrorReason } from '../auth/errors.ts';

@@ -1,6 +1,6 @@
 import type { LoginOutput } from '@wxkit/shared';
 import { reasonOf, type ClientErrorReason } from './errors.ts';
-import { startFlight, sleep, type Flight } from './flight.ts';
+import { abortError, startFlight, sleep, type Flight } from './flight.ts';
 import type { AuthPlatform } from './platform.ts';
 import type { StoredSession, TokenStore } from './token-store.ts';
 
@@ -18,6 +18,18 @@ export interface AuthSessionOptions {
   onLogin?: (output: LoginOutput) => void;
 }
 
+/** What bindAccount, signUp and loginWithPassword answer: a session for (another) user, to use from now on. */
+export interface SessionGrant {
+  token: string;
+  expiresAt: string;
+  user: { id: string };
+}
+
+/** A call under way that will answer a SessionGrant; `settle()` once it answered (or failed). */
+export interface PendingGrant {
+  settle(): void;
+}
+
 /**
  * The session state the auth link relies on: the stored token, the single login in flight, the once-per-show
  * session check. Every wait takes the caller's AbortSignal, so an unsubscribed call stops waiting at once.
@@ -29,8 +41,18 @@ export interface AuthSession {
   appShown(): void;
   /** A token to send a call with: waits for a login under way, checks the session once per show, logs in if none. */
   ready(signal: AbortSignal): Promise<string>;
-  /** After UNAUTHORIZED for a call sent with `sentToken`: logs in unless the token already changed since; the token to retry with. */
+  /**
+   * After a session failure for a call sent with `sentToken`: waits for grants under way, then logs in unless the
+   * token already changed since; the token to retry with.
+   */
   renew(sentToken: string | undefined, signal: AbortSignal): Promise<string>;
+  /** Uses a session answered by bindAccount / signUp / loginWithPassword at once: no extra login round trip. */
+  adopt(grant: SessionGrant): void;
+  /**
+   * A call that will answer a grant is under way: until it settles, renewals wait for it, so a call that gets 401
+   * because that very call revoked its session retries with the granted token instead of logging in.
+   */
+  expectGrant(): PendingGrant;
   /** Drops the stored session (after `logout`). */
   forget(): void;
 }
@@ -41,6 +63,7 @@ export function createAuthSession(options: AuthSessionOptions): AuthSession {
   let loginFlight: Flight<string> | undefined;
   let checkFlight: Flight<void> | undefined;
   let checkDue = true; // a launch is a show
+  const pendingGrants = new Set<Promise<void>>();
 
   async function login(signal: AbortSignal): Promise<string> {
     for (let attempt = 1; ; attempt++) {
@@ -94,15 +117,44 @@ export function createAuthSession(options: AuthSessionOptions): AuthSession {
       if (stored) return stored.token;
       return joinLogin(signal, false);
     },
-    renew(sentToken, signal) {
+    async renew(sentToken, signal) {
+      if (pendingGrants.size > 0) await untilSettled([...pendingGrants], signal);
       if (loginFlight?.active) return loginFlight.join(signal);
       const current = store.read()?.token;
-      // Someone logged in since this call was sent: just retry with the new token.
-      if (current && current !== sentToken) return Promise.resolve(current);
+      // Someone logged in (or was granted a session) since this call was sent: just retry with the new token.
+      if (current && current !== sentToken) return current;
       return joinLogin(signal, true);
+    },
+    adopt(grant) {
+      store.write({ token: grant.token, expiresAt: grant.expiresAt, userId: grant.user.id });
+      checkDue = false; // as fresh as a login
+    },
+    expectGrant() {
+      let settle!: () => void;
+      const pending = new Promise<void>((resolve) => (settle = resolve));
+      pendingGrants.add(pending);
+      return {
+        settle() {
+          pendingGrants.delete(pending);
+          settle();
+        },
+      };
     },
     forget() {
       store.clear();
     },
   };
+}
+
+/** Resolves once every promise settled, or rejects with an AbortError as soon as `signal` aborts. */
+function untilSettled(promises: Promise<void>[], signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortError());
+    const onAbort = () => reject(abortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    void Promise.allSettled(promises).then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }

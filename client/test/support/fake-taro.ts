@@ -1,7 +1,8 @@
 /**
  * An in-memory stand-in for the mini-program platform behind `@tarojs/taro` (tests mock the module with it).
- * Only the platform is fake: `request` performs real HTTP to the real test server, `login` mints real codes
- * from the server's WeChat simulator, storage is a Map.
+ * Only the platform is fake: `request` and `uploadFile` perform real HTTP to the real test server (uploadFile as
+ * multipart/form-data, from files the test puts in `files`), `login` mints real codes from the server's WeChat
+ * simulator, `getWeRunData` asks the simulator for data encrypted with the user's latest session_key, storage is a Map.
  */
 
 export interface RecordedRequest {
@@ -11,6 +12,10 @@ export interface RecordedRequest {
   authorization: string | undefined;
   aborted: boolean;
   done: boolean;
+  /** The HTTP status answered, once it arrived. */
+  status?: number;
+  /** `uploadFile` for uploads, `request` otherwise. */
+  api: 'request' | 'uploadFile';
 }
 
 type Gate = { promise: Promise<void>; release: () => void };
@@ -40,6 +45,15 @@ export const platform = {
   offline: false,
   /** Responses of requests matching this are held until released. */
   holds: [] as { match: (request: RecordedRequest) => boolean; gate: Gate }[],
+  /** Requests matching this are not sent until released (recorded, with their headers, at once). */
+  sendHolds: [] as { match: (request: RecordedRequest) => boolean; gate: Gate }[],
+  /** Local files uploadFile can send, by path (what chooseAvatar hands over). */
+  files: new Map<string, { bytes: Uint8Array<ArrayBuffer>; type: string }>(),
+  /** What getWeRunData reads; the simulator encrypts it with the user's latest session_key. */
+  weRunDays: [] as Array<{ date: string; steps: number }>,
+  weRunCalls: 0,
+  /** getWeRunData fails with this errMsg when set. */
+  weRunFailure: undefined as string | undefined,
   /** Runs after a login response arrives and before the client sees it. */
   afterLoginResponse: undefined as ((token: string) => Promise<void>) | undefined,
   toasts: [] as unknown[],
@@ -59,7 +73,21 @@ export const platform = {
       holds: [],
       afterLoginResponse: undefined,
       toasts: [],
+      sendHolds: [],
+      files: new Map(),
+      weRunDays: [],
+      weRunCalls: 0,
+      weRunFailure: undefined,
     });
+  },
+  /** Holds matching requests before they are sent, until `release()`. */
+  holdSend(match: (request: RecordedRequest) => boolean): () => void {
+    const g = gate();
+    platform.sendHolds.push({ match, gate: g });
+    return g.release;
+  },
+  uploads(): RecordedRequest[] {
+    return platform.requests.filter((r) => r.api === 'uploadFile');
   },
   /** Holds the responses of matching requests until `release()`. */
   hold(match: (request: RecordedRequest) => boolean): () => void {
@@ -103,10 +131,12 @@ function request(options: RequestOptions) {
     authorization: Object.entries(header).find(([k]) => k.toLowerCase() === 'authorization')?.[1],
     aborted: false,
     done: false,
+    api: 'request',
   };
   platform.requests.push(recorded);
   const abortedWait = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   const run = async () => {
+    for (const held of platform.sendHolds.filter((h) => h.match(recorded))) await Promise.race([held.gate.promise, abortedWait]);
     if (platform.offline) throw { errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED' };
     let body: string | undefined;
     if (options.data !== undefined) body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
@@ -117,6 +147,7 @@ function request(options: RequestOptions) {
       throw { errMsg: controller.signal.aborted ? 'request:fail abort' : `request:fail ${(error as Error).message}` };
     }
     const text = await response.text();
+    recorded.status = response.status;
     for (const held of platform.holds.filter((h) => h.match(recorded))) await Promise.race([held.gate.promise, abortedWait]);
     if (controller.signal.aborted) throw { errMsg: 'request:fail abort' };
     if (recorded.path === 'login' && response.status === 200 && platform.afterLoginResponse) {
@@ -147,6 +178,69 @@ function request(options: RequestOptions) {
   return promise;
 }
 
+interface UploadOptions {
+  url: string;
+  filePath: string;
+  name: string;
+  header?: Record<string, string>;
+  formData?: Record<string, string>;
+}
+
+/** wx.uploadFile: a multipart/form-data POST with the file under `name`; `data` is the answer as text. */
+function uploadFile(options: UploadOptions) {
+  const controller = new AbortController();
+  const header = options.header ?? {};
+  const recorded: RecordedRequest = {
+    method: 'POST',
+    url: options.url,
+    path: new URL(options.url).pathname,
+    authorization: Object.entries(header).find(([k]) => k.toLowerCase() === 'authorization')?.[1],
+    aborted: false,
+    done: false,
+    api: 'uploadFile',
+  };
+  platform.requests.push(recorded);
+  const run = async () => {
+    if (platform.offline) throw { errMsg: 'uploadFile:fail net::ERR_INTERNET_DISCONNECTED' };
+    const file = platform.files.get(options.filePath);
+    if (!file) throw { errMsg: `uploadFile:fail file not found: ${options.filePath}` };
+    const form = new FormData();
+    for (const [key, value] of Object.entries(options.formData ?? {})) form.append(key, value);
+    form.append(options.name, new Blob([file.bytes], { type: file.type }), options.filePath.split('/').pop() ?? 'file');
+    let response: Response;
+    try {
+      response = await fetch(options.url, { method: 'POST', headers: header, body: form, signal: controller.signal });
+    } catch (error) {
+      throw { errMsg: controller.signal.aborted ? 'uploadFile:fail abort' : `uploadFile:fail ${(error as Error).message}` };
+    }
+    const text = await response.text();
+    recorded.status = response.status;
+    return { statusCode: response.status, data: text, errMsg: 'uploadFile:ok' };
+  };
+  const promise = run().finally(() => {
+    recorded.done = true;
+  }) as Promise<unknown> & { abort: () => void };
+  promise.abort = () => {
+    recorded.aborted = true;
+    controller.abort();
+  };
+  return promise;
+}
+
+/** wx.getWeRunData: the days, encrypted by the simulator with the user's latest session_key, as WeChat does. */
+async function getWeRunData() {
+  platform.weRunCalls++;
+  if (platform.weRunFailure) throw { errMsg: `getWeRunData:fail ${platform.weRunFailure}` };
+  const response = await fetch(`${platform.serverUrl}/__wechat/dev/werun`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: platform.user, days: platform.weRunDays }),
+  });
+  if (!response.ok) throw { errMsg: `getWeRunData:fail simulator answered ${response.status}` };
+  const { encryptedData, iv } = (await response.json()) as { encryptedData: string; iv: string };
+  return { encryptedData, iv, errMsg: 'getWeRunData:ok' };
+}
+
 async function login(_options?: { timeout?: number }) {
   platform.loginCalls++;
   if (platform.loginGate) await platform.loginGate.promise;
@@ -169,6 +263,8 @@ async function checkSession() {
 /** What `import Taro from '@tarojs/taro'` gives the code under test. */
 export const fakeTaro = {
   request,
+  uploadFile,
+  getWeRunData,
   login,
   checkSession,
   getStorageSync: (key: string) => (platform.storage.has(key) ? structuredClone(platform.storage.get(key)) : ''),

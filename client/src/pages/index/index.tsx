@@ -1,32 +1,19 @@
-import { Button, Image, Input, Text, View } from '@tarojs/components';
+import { Text, View } from '@tarojs/components';
 import Taro from '@tarojs/taro';
 import type { CheckSessionOutput, Profile } from '@wxkit/shared';
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api } from '../../api/index.ts';
-import { describeError } from '../../api/messages.ts';
-import { checkNickname } from './nickname.ts';
+import { phoneCodeFrom } from '../../api/wechat-data.ts';
+import { Avatar } from '../../components/avatar.tsx';
+import { ErrorView, LoadingView, LoggedOutView } from '../../components/status-views.tsx';
+import { toastError, toastSuccess } from '../../components/toast.ts';
+import { WeuiButton } from '../../components/weui-button.tsx';
+import { REQUIRE_BINDING } from '../../config.ts';
+import { ensureLoaded, load, setLoggedOut, setProfile, setWeRun, useAppState, type WeRunState } from '../../state/app-store.ts';
+import { formatDay, formatSteps, weRunBars } from './werun.ts';
 import './index.css';
 
-type Screen =
-  | { kind: 'loading' }
-  | { kind: 'ready'; profile: Profile; session: CheckSessionOutput }
-  | { kind: 'loggedOut' }
-  | { kind: 'error'; detail: string };
-
-function showError(error: unknown): string {
-  const text = describeError(error);
-  void Taro.showToast({ title: text.toast, icon: 'none', duration: 3000 });
-  return text.detail;
-}
-
-/**
- * Runs a call alongside checkSession (one batched request in the steady state). If the call had to log in
- * again, the checkSession answer that travelled with it describes the old session: ask once more.
- */
-async function withSession<T>(call: Promise<T>): Promise<[T, CheckSessionOutput]> {
-  const [result, session] = await Promise.all([call, api.client.checkSession.query()]);
-  return [result, session.valid ? session : await api.client.checkSession.query()];
-}
+type Busy = 'phone' | 'werun' | 'logout' | undefined;
 
 function formatTime(iso: string): string {
   const d = new Date(iso);
@@ -34,141 +21,205 @@ function formatTime(iso: string): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-export default function Index() {
-  const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
-  const [draft, setDraft] = useState('');
-  // `disabled` is passed only when true: Taro H5 renders disabled="false" as an attribute its CSS treats as disabled.
-  const [busy, setBusy] = useState(false);
-  const [formError, setFormError] = useState<string | undefined>();
+function sessionLine(session: CheckSessionOutput): string {
+  return session.valid ? `Session valid until ${formatTime(session.expiresAt)}` : `Session ${session.reason}`;
+}
 
-  // No login screen: the first call logs in silently (the auth link), both queries share one request.
-  const load = useCallback(async () => {
-    setScreen({ kind: 'loading' });
-    try {
-      const [profile, session] = await withSession(api.client.getProfile.query());
-      setScreen({ kind: 'ready', profile, session });
-      setDraft(profile.nickname ?? '');
-    } catch (error) {
-      setScreen({ kind: 'error', detail: showError(error) });
-    }
-  }, []);
+function accountStatus(profile: Profile): string {
+  if (!profile.username) return 'Not bound';
+  return profile.wechatBound ? `Bound to ${profile.username}` : `${profile.username} (no WeChat)`;
+}
+
+/** The home page: who you are, what you can do. No login screen: the first call logs in silently. */
+export default function Index() {
+  const state = useAppState();
+  const [busy, setBusy] = useState<Busy>();
 
   useEffect(() => {
-    void load();
-  }, [load]);
+    void ensureLoaded();
+  }, []);
 
-  const save = async () => {
-    if (screen.kind !== 'ready') return;
-    const checked = checkNickname(draft);
-    if (!checked.ok) {
-      setFormError(checked.message);
-      return;
-    }
-    setFormError(undefined);
-    setBusy(true);
+  const mustBind = REQUIRE_BINDING && state.status === 'ready' && !state.profile.username;
+  useEffect(() => {
+    // Apps that demand an account: straight to the account page, which comes back here once bound.
+    if (mustBind) void Taro.redirectTo({ url: '/pages/account/index' });
+  }, [mustBind]);
+
+  useEffect(() => {
+    if (state.status === 'error') void Taro.showToast({ title: state.toast, icon: 'none', duration: 3000 });
+  }, [state]);
+
+  const run = async (what: Exclude<Busy, undefined>, task: () => Promise<void>) => {
+    if (busy) return;
+    setBusy(what);
     try {
-      const [profile, session] = await withSession(api.client.updateProfile.mutate({ nickname: checked.nickname }));
-      setScreen({ kind: 'ready', profile, session });
-      setDraft(profile.nickname ?? '');
-      void Taro.showToast({ title: 'Saved', icon: 'success', duration: 1500 });
+      await task();
     } catch (error) {
-      setFormError(showError(error));
+      toastError(error);
     } finally {
-      setBusy(false);
+      setBusy(undefined);
     }
   };
 
-  const logout = async () => {
-    setBusy(true);
-    try {
+  const bindPhone = (code: () => Promise<string>) =>
+    run('phone', async () => {
+      setProfile(await api.client.bindPhone.mutate({ code: await code() }));
+      toastSuccess('Phone bound');
+    });
+
+  const syncWeRun = () =>
+    run('werun', async () => {
+      setWeRun({ status: 'loading' });
+      try {
+        const synced = await api.syncWeRun();
+        const { days } = await api.client.getWeRun.query();
+        setWeRun({ status: 'ready', days });
+        toastSuccess(`${synced.days} days synced`);
+      } catch (error) {
+        setWeRun({ status: 'error', detail: toastError(error) });
+      }
+    });
+
+  const logout = () =>
+    run('logout', async () => {
       await api.client.logout.mutate();
       api.session.forget();
-      setScreen({ kind: 'loggedOut' });
-    } catch (error) {
-      showError(error);
-    } finally {
-      setBusy(false);
-    }
-  };
+      setLoggedOut();
+    });
 
+  if (state.status === 'loading' || mustBind) return <LoadingView text={mustBind ? 'Opening your account…' : undefined} />;
+  if (state.status === 'error') return <ErrorView title='Could not load your profile' detail={state.detail} onRetry={() => void load()} />;
+  if (state.status === 'loggedOut') return <LoggedOutView onLogin={() => void load()} />;
+
+  const { profile, session, weRun } = state;
   return (
-    <View className='page'>
-      {screen.kind === 'loading' && (
-        <View className='card center' id='status-loading'>
-          <Text className='muted'>Logging in…</Text>
-        </View>
-      )}
-
-      {screen.kind === 'error' && (
-        <View className='card' id='status-error'>
-          <Text className='error-title'>Could not load your profile</Text>
-          <Text className='error-detail' id='error-detail'>{screen.detail}</Text>
-          <Button className='button primary' id='retry' onClick={() => void load()}>
-            Retry
-          </Button>
-        </View>
-      )}
-
-      {screen.kind === 'loggedOut' && (
-        <View className='card center' id='status-logged-out'>
-          <Text className='muted'>You are logged out.</Text>
-          <Button className='button primary' id='login-again' onClick={() => void load()}>
-            Log in again
-          </Button>
-        </View>
-      )}
-
-      {screen.kind === 'ready' && (
-        <View className='card' id='profile'>
-          <View className='who'>
-            {screen.profile.avatarUrl ? (
-              <Image className='avatar' src={screen.profile.avatarUrl} mode='aspectFill' />
-            ) : (
-              <View className='avatar placeholder'>
-                <Text>{(screen.profile.nickname ?? '?').slice(0, 1).toUpperCase()}</Text>
-              </View>
-            )}
-            <View className='names'>
-              <Text className='nickname' id='nickname'>
-                {screen.profile.nickname ?? 'No nickname yet'}
-              </Text>
-              <Text className='id-label'>USER ID</Text>
-              <Text className='user-id' id='user-id'>
-                {screen.profile.id}
-              </Text>
-            </View>
-          </View>
-
-          <View className='form'>
-            <Text className='label'>Nickname</Text>
-            <Input
-              className='input'
-              id='nickname-input'
-              value={draft}
-              maxlength={32}
-              placeholder='1 to 32 characters'
-              onInput={(e) => setDraft(e.detail.value)}
-              onConfirm={() => void save()}
-            />
-            {formError && (
-              <Text className='error-detail' id='form-error'>
-                {formError}
-              </Text>
-            )}
-            <Button className='button primary' id='save' disabled={busy || undefined} onClick={() => void save()}>
-              Save
-            </Button>
-          </View>
-
-          <Button className='button' id='logout' disabled={busy || undefined} onClick={() => void logout()}>
-            Log out
-          </Button>
-
-          <Text className='session-line' id='session-line'>
-            {screen.session.valid ? `Session valid until ${formatTime(screen.session.expiresAt)}` : `Session ${screen.session.reason}`}
+    <View className='page' id='profile'>
+      <View className='me' id='me'>
+        <Avatar url={profile.avatarUrl} name={profile.nickname} size='large' id='me-avatar' />
+        <View className='me__names'>
+          <Text className='me__nickname' id='nickname'>
+            {profile.nickname ?? 'No nickname yet'}
+          </Text>
+          <Text className='me__line' id='username'>
+            {profile.username ? `Account: ${profile.username}` : 'WeChat user, no account yet'}
           </Text>
         </View>
-      )}
+      </View>
+
+      <View className='weui-cells'>
+        <View className='weui-cell weui-cell_access' id='go-profile' hoverClass='weui-cell_active' onClick={() => void Taro.navigateTo({ url: '/pages/profile/index' })}>
+          <View className='weui-cell__bd'>
+            <Text>Edit profile</Text>
+          </View>
+          <View className='weui-cell__ft weui-cell__ft_in-access'>
+            <Text>Avatar, nickname</Text>
+          </View>
+        </View>
+        <View className='weui-cell weui-cell_access' id='go-account' hoverClass='weui-cell_active' onClick={() => void Taro.navigateTo({ url: '/pages/account/index' })}>
+          <View className='weui-cell__bd'>
+            <Text>Account</Text>
+          </View>
+          <View className='weui-cell__ft weui-cell__ft_in-access'>
+            <Text id='account-status'>{accountStatus(profile)}</Text>
+          </View>
+        </View>
+        <View className='weui-cell'>
+          <View className='weui-cell__bd'>
+            <Text>Phone number</Text>
+            <Text className='weui-cell__desc home__desc'>{process.env.TARO_ENV === 'h5' ? 'From the simulator' : 'Shared by WeChat'}</Text>
+          </View>
+          <View className='weui-cell__ft home__phone'>
+            {profile.phone && (
+              <Text className='home__phone-number' id='phone-masked'>
+                {profile.phone}
+              </Text>
+            )}
+            {process.env.TARO_ENV === 'h5' ? (
+              // H5 has no getPhoneNumber button: the simulator mints the code WeChat would give.
+              <WeuiButton kind={profile.phone ? 'default' : 'primary'} mini busy={busy === 'phone'} id='bind-phone' onClick={() => void bindPhone(() => api.wechat.devPhoneCode!(new AbortController().signal))}>
+                {profile.phone ? 'Change' : 'Bind'}
+              </WeuiButton>
+            ) : (
+              <WeuiButton
+                kind={profile.phone ? 'default' : 'primary'}
+                mini
+                busy={busy === 'phone'}
+                id='bind-phone'
+                openType='getPhoneNumber'
+                onGetPhoneNumber={(event) => void bindPhone(async () => phoneCodeFrom(event.detail))}
+              >
+                {profile.phone ? 'Change' : 'Bind'}
+              </WeuiButton>
+            )}
+          </View>
+        </View>
+      </View>
+
+      <View className='weui-cells__title'>WeRun</View>
+      <View className='weui-cells'>
+        <WeRunPanel weRun={weRun} />
+        <View className='weui-cell'>
+          <View className='weui-cell__bd'>
+            <Text className='cell-value werun__hint'>{process.env.TARO_ENV === 'h5' ? 'Steps from the WeChat simulator' : 'Steps from WeChat WeRun'}</Text>
+          </View>
+          <View className='weui-cell__ft'>
+            <WeuiButton kind='primary' mini busy={busy === 'werun'} id='sync-werun' onClick={() => void syncWeRun()}>
+              Sync
+            </WeuiButton>
+          </View>
+        </View>
+      </View>
+
+      <View className='weui-cells home__logout'>
+        <WeuiButton kind='default' cell busy={busy === 'logout'} id='logout' onClick={() => void logout()}>
+          Log out
+        </WeuiButton>
+      </View>
+
+      <View className='weui-footer home__footer'>
+        <Text className='weui-footer__text' id='session-line'>
+          {sessionLine(session)}
+        </Text>
+        <Text className='weui-footer__text home__user-id' id='user-id'>
+          {profile.id}
+        </Text>
+      </View>
+    </View>
+  );
+}
+
+/** The last days' steps as a bar chart, at a fixed height so nothing below moves while it loads. */
+function WeRunPanel({ weRun }: { weRun: WeRunState }) {
+  if (weRun.status !== 'ready' || weRun.days.length === 0) {
+    const text = weRun.status === 'loading' ? 'Loading steps…' : weRun.status === 'error' ? weRun.detail : 'No steps yet: tap Sync to read them from WeRun.';
+    return (
+      <View className='weui-cell werun'>
+        <Text className='werun__empty' id='werun-empty'>
+          {text}
+        </Text>
+      </View>
+    );
+  }
+  const bars = weRunBars(weRun.days);
+  const latest = bars[bars.length - 1]!;
+  return (
+    <View className='weui-cell werun' id='werun'>
+      <View className='werun__summary'>
+        <Text className='werun__steps' id='werun-latest'>
+          {formatSteps(latest.steps)}
+        </Text>
+        <Text className='werun__unit'>{`steps on ${formatDay(latest.date)}`}</Text>
+      </View>
+      <View className='werun__chart' id='werun-days'>
+        {bars.map((bar) => (
+          <View className='werun__bar-col' key={bar.date}>
+            <View className='werun__bar-track'>
+              <View className={bar === latest ? 'werun__bar werun__bar_latest' : 'werun__bar'} style={{ height: `${bar.percent}%` }} />
+            </View>
+            <Text className='werun__label'>{bar.label}</Text>
+          </View>
+        ))}
+      </View>
     </View>
   );
 }

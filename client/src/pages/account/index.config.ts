@@ -1,0 +1,5 @@
+export default definePageConfig({
+  navigationBarTitleText: 'Account',
+  navigationBarBackgroundColor: '#ffffff',
+  backgroundColor: '#ffffff',
+});

@@ -1,0 +1,5 @@
+export default definePageConfig({
+  navigationBarTitleText: 'Edit profile',
+  navigationBarBackgroundColor: '#ffffff',
+  backgroundColor: '#ffffff',
+});
