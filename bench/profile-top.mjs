@@ -1,19 +1,31 @@
 // Summarizes a V8 .cpuprofile (from `BENCH_CPU_PROF=1 npm run bench`): self time by function and by package.
-// Usage: node bench/profile-top.mjs bench/results/profiles/ours-….cpuprofile [top=25]
+// Usage: node bench/profile-top.mjs bench/results/profiles/<server>-…/CPU….cpuprofile [top=25] [--last=<seconds>]
+// --last keeps only the profile's last seconds: with one scenario (BENCH_SCENARIOS=getProfile), the measured run,
+// without start-up, fixtures and warm-up.
 import { readFileSync } from 'node:fs';
 
-const [file, topArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const lastArg = args.find((a) => a.startsWith('--last='));
+const [file, topArg] = args.filter((a) => !a.startsWith('--'));
 if (!file) {
-  process.stderr.write('usage: node bench/profile-top.mjs <file.cpuprofile> [top]\n');
+  process.stderr.write('usage: node bench/profile-top.mjs <file.cpuprofile> [top] [--last=<seconds>]\n');
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+// Sample times: startTime plus the running sum of timeDeltas (µs).
+const times = [];
+for (let i = 0, t = profile.startTime; i < profile.samples.length; i++) times.push((t += profile.timeDeltas[i]));
+const from = lastArg ? (times.at(-1) ?? 0) - Number(lastArg.slice('--last='.length)) * 1e6 : -Infinity;
 const selfTicks = new Map();
-for (const id of profile.samples) selfTicks.set(id, (selfTicks.get(id) ?? 0) + 1);
-const total = profile.samples.length;
+let total = 0;
+profile.samples.forEach((id, i) => {
+  if (times[i] < from) return;
+  selfTicks.set(id, (selfTicks.get(id) ?? 0) + 1);
+  total++;
+});
 
 function packageOf(url) {
   if (!url) return '(native/V8)';

@@ -1,11 +1,14 @@
 /**
- * The "straightforward" reference: the same procedures and outputs as our server, written the way the libraries'
- * docs show, with none of our hot-path work. Stock tRPC fastify adapter; context built per request in
+ * The "straightforward" reference: the same procedures and outputs as our server, on today's schema, written the way
+ * the libraries' docs show, with none of our hot-path work. Stock tRPC fastify adapter; context built per request in
  * `createContext`; jose `jwtVerify` with the raw secret bytes (jose imports the key on every call); drizzle's query
- * builder (the SQL is rebuilt on every call); the WeChat simulator in-process, reached over HTTP with fetch.
+ * builder (the SQL is rebuilt on every call); WeChat reached over HTTP with fetch: the simulator at `WECHAT_API_BASE`
+ * (a separate process in the bench) or, without it, mounted in this process.
+ * Not reproduced, as the bench never reaches them: code replays and cross-process claims, sliding sessions, and
+ * checkSession re-asking WeChat once its 10-minute answer is old (the answer stored at login is used).
  * Bundled by bench/run.mjs with esbuild and started as its own process.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,12 +21,13 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import Fastify from 'fastify';
 import { jwtVerify, SignJWT } from 'jose';
-import { sessions, users } from '../../server/src/db/schema.ts';
+import { passwordCredentials, sessions, users, wechatIdentities } from '../../server/src/db/schema.ts';
 import { wechatSimulator } from '../../server/src/wechat/simulator.ts';
 
-const APPID = 'wxreference000000';
-const APPSECRET = 'reference-secret';
+const APPID = process.env.WECHAT_APPID || 'wxreference000000';
+const APPSECRET = process.env.WECHAT_SECRET || 'reference-secret';
 const TTL_SECONDS = 7 * 24 * 3600;
+const KEY_CHECK_INTERVAL_MS = 10 * 60_000;
 const migrationsFolder = process.env.MIGRATIONS_FOLDER ?? join(process.cwd(), 'server/drizzle/sqlite');
 
 const dir = mkdtempSync(join(tmpdir(), 'wxkit-bench-reference-'));
@@ -31,12 +35,23 @@ const sqlite = new Database(join(dir, 'app.db'));
 sqlite.pragma('journal_mode = WAL');
 sqlite.pragma('synchronous = NORMAL');
 sqlite.pragma('foreign_keys = ON');
+sqlite.pragma('busy_timeout = 5000');
 const db = drizzle(sqlite);
 migrate(db, { migrationsFolder });
 
 const secret = randomBytes(48).toString('base64url');
+// WeChat's session_key is kept sealed (AES-256-GCM), as the security model requires of any implementation.
+const sealKey = Buffer.from(hkdfSync('sha256', Buffer.from(secret), Buffer.alloc(0), 'session_key', 32));
+function seal(plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealKey, iv);
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return [iv, ciphertext, cipher.getAuthTag()].map((b) => b.toString('base64url')).join('.');
+}
 
-type Auth = { valid: true; userId: string; sessionId: string; expiresAt: number } | { valid: false; reason: 'missing' | 'invalid' | 'expired' | 'revoked' };
+type Auth =
+  | { valid: true; userId: string; sessionId: string; expiresAt: number; stale: boolean }
+  | { valid: false; reason: 'missing' | 'invalid' | 'expired' | 'revoked' };
 
 async function authenticate(header: string | undefined): Promise<Auth> {
   if (!header) return { valid: false, reason: 'missing' };
@@ -54,7 +69,9 @@ async function authenticate(header: string | undefined): Promise<Auth> {
   if (!session || session.userId !== sub) return { valid: false, reason: 'invalid' };
   if (session.revokedAt !== null) return { valid: false, reason: 'revoked' };
   if (session.expiresAt <= Date.now()) return { valid: false, reason: 'expired' };
-  return { valid: true, userId: session.userId, sessionId: session.id, expiresAt: session.expiresAt };
+  const checkedRecently = session.wechatCheckedAt !== null && Date.now() - session.wechatCheckedAt < KEY_CHECK_INTERVAL_MS;
+  const stale = session.method === 'wechat' && checkedRecently && session.wechatCheckValid === false;
+  return { valid: true, userId: session.userId, sessionId: session.id, expiresAt: session.expiresAt, stale };
 }
 
 async function createContext({ req }: CreateFastifyContextOptions) {
@@ -70,65 +87,91 @@ const protectedProcedure = t.procedure.use(({ ctx, next }) => {
 
 function profileOf(userId: string) {
   const row = db
-    .select({ id: users.id, nickname: users.nickname, avatarUrl: users.avatarUrl, createdAt: users.createdAt })
+    .select({
+      id: users.id,
+      nickname: users.nickname,
+      avatarUrl: users.avatarUrl,
+      createdAt: users.createdAt,
+      username: passwordCredentials.username,
+      openid: wechatIdentities.openid,
+      phone: users.phoneMasked,
+    })
     .from(users)
+    .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))
+    .leftJoin(wechatIdentities, eq(wechatIdentities.userId, users.id))
     .where(eq(users.id, userId))
     .get();
   if (!row) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'No such user' });
-  return { ...row, createdAt: new Date(row.createdAt).toISOString() };
+  return {
+    id: row.id,
+    nickname: row.nickname,
+    avatarUrl: row.avatarUrl,
+    createdAt: new Date(row.createdAt).toISOString(),
+    username: row.username,
+    wechatBound: row.openid !== null,
+    phone: row.phone,
+  };
 }
 
-let baseUrl = '';
+let wechatBase = process.env.WECHAT_API_BASE ?? '';
 
 const appRouter = t.router({
   login: t.procedure
     .input(loginInput)
     .output(loginOutput)
     .mutation(async ({ input }) => {
-      const url = `${baseUrl}/__wechat/sns/jscode2session?appid=${APPID}&secret=${APPSECRET}&js_code=${encodeURIComponent(input.code)}&grant_type=authorization_code`;
+      const url = `${wechatBase}/sns/jscode2session?appid=${APPID}&secret=${APPSECRET}&js_code=${encodeURIComponent(input.code)}&grant_type=authorization_code`;
       const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
       const body = (await response.json()) as { openid?: string; session_key?: string; unionid?: string; errcode?: number };
       if (!body.openid || !body.session_key) throw new TRPCError({ code: 'BAD_REQUEST', message: `WeChat errcode ${body.errcode}` });
+      const { openid, session_key: sessionKey, unionid } = body;
       const now = Date.now();
-      let user = db.select().from(users).where(eq(users.openid, body.openid)).get();
-      const isNewUser = !user;
-      if (!user) {
-        user = db
-          .insert(users)
-          .values({ id: randomUUID(), openid: body.openid, unionid: body.unionid ?? null, createdAt: now, updatedAt: now })
-          .returning()
-          .get();
-      }
       const sessionId = randomBytes(18).toString('base64url');
       const expiresAt = now + TTL_SECONDS * 1000;
-      db.insert(sessions)
-        .values({
-          id: sessionId,
-          userId: user.id,
-          sessionKey: body.session_key,
-          codeHash: createHash('sha256').update(input.code).digest('base64url'),
-          createdAt: now,
-          expiresAt,
-        })
-        .run();
+      const { userId, isNewUser } = db.transaction((tx) => {
+        const identity = tx.select().from(wechatIdentities).where(eq(wechatIdentities.openid, openid)).get();
+        let id: string;
+        if (identity) {
+          id = identity.userId;
+          tx.update(wechatIdentities)
+            .set({ sessionKeyEnc: seal(sessionKey), sessionKeyAt: now, unionid: unionid ?? identity.unionid, updatedAt: now })
+            .where(eq(wechatIdentities.openid, openid))
+            .run();
+        } else {
+          id = randomUUID();
+          tx.insert(users).values({ id, createdAt: now, updatedAt: now }).run();
+          tx.insert(wechatIdentities)
+            .values({ openid, userId: id, unionid: unionid ?? null, sessionKeyEnc: seal(sessionKey), sessionKeyAt: now, createdAt: now, updatedAt: now })
+            .run();
+        }
+        tx.insert(sessions)
+          .values({
+            id: sessionId,
+            userId: id,
+            method: 'wechat',
+            codeHash: createHash('sha256').update(input.code).digest('base64url'),
+            createdAt: now,
+            expiresAt,
+            wechatCheckedAt: now,
+            wechatCheckValid: true,
+          })
+          .run();
+        return { userId: id, isNewUser: !identity };
+      });
       const token = await new SignJWT({ sid: sessionId })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(user.id)
+        .setSubject(userId)
         .setIssuer('wxkit')
         .setAudience('wxkit-client')
         .setIssuedAt(Math.floor(now / 1000))
-        .setExpirationTime(Math.ceil(expiresAt / 1000))
+        .setExpirationTime(Math.ceil((now + 4 * TTL_SECONDS * 1000) / 1000))
         .sign(new TextEncoder().encode(secret));
-      return {
-        token,
-        expiresAt: new Date(expiresAt).toISOString(),
-        isNewUser,
-        user: { id: user.id, nickname: user.nickname, avatarUrl: user.avatarUrl, createdAt: new Date(user.createdAt).toISOString() },
-      };
+      return { token, expiresAt: new Date(expiresAt).toISOString(), isNewUser, user: profileOf(userId) };
     }),
 
   checkSession: t.procedure.output(checkSessionOutput).query(({ ctx }) => {
     if (!ctx.auth.valid) return { valid: false as const, reason: ctx.auth.reason };
+    if (ctx.auth.stale) return { valid: false as const, reason: 'session_key_stale' as const };
     return { valid: true as const, expiresAt: new Date(ctx.auth.expiresAt).toISOString(), userId: ctx.auth.userId };
   }),
 
@@ -136,11 +179,12 @@ const appRouter = t.router({
 });
 
 const app = Fastify({ routerOptions: { maxParamLength: 5000 } });
-await app.register(wechatSimulator, { prefix: '/__wechat', appId: APPID, secret: APPSECRET });
+if (!wechatBase) await app.register(wechatSimulator, { prefix: '/__wechat', appId: APPID, secret: APPSECRET });
 await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions: { router: appRouter, createContext } });
 
-baseUrl = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
-process.stdout.write(`bench server ready: ${baseUrl}\n`);
+const address = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
+if (!wechatBase) wechatBase = `${address}/__wechat`;
+process.stdout.write(`bench server ready: ${address}\n`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

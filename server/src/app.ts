@@ -12,7 +12,7 @@ import { createPhoneService } from './wechat-data/phone.ts';
 import { createSessionKeyService } from './wechat-data/session-key.ts';
 import { createWeRunService } from './wechat-data/werun-service.ts';
 import type { Config } from './config.ts';
-import { loggerOptions } from './logger.ts';
+import { lazyChildLoggerFactory, loggerOptions } from './logger.ts';
 import { connectionDrainPlugin } from './plugins/connection-drain.ts';
 import { databasePlugin } from './plugins/database.ts';
 import { clientErrorHandler, frameworkErrors, httpErrorsPlugin, MAX_PARAM_LENGTH } from './plugins/http-errors.ts';
@@ -39,12 +39,16 @@ export interface BuildAppOptions {
   now?: () => number;
   /** How `/trpc` is served: the fast handler (default) or tRPC's stock adapter (wire-compatibility tests). */
   trpcAdapter?: TRPCAdapter;
+  /** Check every procedure's output against its schema (default: `config.validateOutputs`). */
+  validateOutputs?: boolean;
 }
 
 /** Builds the whole app without listening: `server.ts` owns `listen`, tests use port 0. */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
+    // Each request's child logger is made on first use: nothing logs per request above info level.
+    childLoggerFactory: lazyChildLoggerFactory,
     // Batched tRPC paths (`/trpc/getProfile,checkSession`) can be long.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: 64 * 1024,
@@ -114,7 +118,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
   await app.register(httpErrorsPlugin);
   await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute, ...clock });
-  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys, mediaService: app.mediaService }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}) });
+  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys, mediaService: app.mediaService }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}), validateOutputs: options.validateOutputs ?? config.validateOutputs });
   await app.register(mediaRoutesPlugin, { authService, publicUrl: config.publicUrl });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
   // The mini-program's H5 build at `/` (client/dist/h5); the API stays at /trpc.

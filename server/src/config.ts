@@ -40,6 +40,8 @@ const envSchema = z
     ),
     /** Internal: set by the cluster primary for its workers (the simulator they share). Not for users. */
     WXKIT_SIMULATOR_UPSTREAM: optionalString,
+    /** Internal, for test suites: `1` checks every procedure's output against its schema, as tRPC's stock path does. */
+    WXKIT_VALIDATE_OUTPUTS: z.preprocess(blankToUndefined, z.enum(['0', '1']).optional()),
     WECHAT_APPID: optionalString,
     WECHAT_SECRET: optionalString,
     WECHAT_API_BASE: z.preprocess(
@@ -129,6 +131,11 @@ export interface Config {
   workers: number;
   /** In a cluster worker in simulator mode: the primary's simulator, which every worker shares. */
   simulatorUpstream: string | undefined;
+  /**
+   * Check outputs the server builds from typed rows against their schemas too (tests). Off: `/trpc`'s fast path skips
+   * the zod check of procedures marked `outputFromTypedRows`, which cannot fail it.
+   */
+  validateOutputs: boolean;
   wechat: WeChatMode;
   wechatTimeoutMs: number;
   /** Undefined in simulator mode when not set: a secret is generated and kept beside the database. */
@@ -171,6 +178,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     // One per CPU in production (real mode); one in simulator mode, which is for development and tests.
     workers: e.WORKERS === 'auto' || (e.WORKERS === undefined && wechat.kind === 'real') ? availableParallelism() : (e.WORKERS ?? 1),
     simulatorUpstream: e.WXKIT_SIMULATOR_UPSTREAM,
+    validateOutputs: e.WXKIT_VALIDATE_OUTPUTS === '1',
     wechat,
     wechatTimeoutMs: e.WECHAT_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,

@@ -140,20 +140,24 @@ describe('WORKERS=2: shared limits and shutdown', { timeout: 90_000 }, () => {
 
   it('SIGTERM: requests in flight on both workers are answered, then every process exits 0', async () => {
     const server = await startServerProcess({ ...(await persistentDatabaseEnv(join(dir, 'stop'))), WORKERS: '2', LOG_LEVEL: 'info', WECHAT_TIMEOUT_MS: '10000' });
-    await waitFor(() => listeningPids(server).length === 2, 'both workers to listen');
-    const pids = listeningPids(server);
-    // Four logins held 1.5 s inside "WeChat", spread over both workers by the round robin.
-    await queueFaults(server.url, { count: 4, delayMs: 1_500 });
-    const codes = await Promise.all([1, 2, 3, 4].map(async (i) => (await mint(server.url, `stopping-${i}`)).code));
-    const inFlight = codes.map((code) => call(server.url, '/trpc/login', { method: 'POST', body: JSON.stringify({ code }) }));
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(answeredBy(server, '/trpc/login').size).toBe(2);
-    const stoppedAt = performance.now();
-    server.child.kill('SIGTERM');
-    const answers = await Promise.all(inFlight);
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
-    expect(await server.exited).toBe(0);
-    expect(performance.now() - stoppedAt).toBeLessThan(12_000); // well inside the primary's grace period
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(); // gone
+    try {
+      await waitFor(() => listeningPids(server).length === 2, 'both workers to listen');
+      const pids = listeningPids(server);
+      // Four logins held 1.5 s inside "WeChat", spread over both workers by the round robin.
+      await queueFaults(server.url, { count: 4, delayMs: 1_500 });
+      const codes = await Promise.all([1, 2, 3, 4].map(async (i) => (await mint(server.url, `stopping-${i}`)).code));
+      const inFlight = codes.map((code) => call(server.url, '/trpc/login', { method: 'POST', body: JSON.stringify({ code }) }));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(answeredBy(server, '/trpc/login').size).toBe(2);
+      const stoppedAt = performance.now();
+      server.child.kill('SIGTERM');
+      const answers = await Promise.all(inFlight);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      expect(await server.exited).toBe(0);
+      expect(performance.now() - stoppedAt).toBeLessThan(12_000); // well inside the primary's grace period
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(); // gone
+    } finally {
+      await server.stop();
+    }
   });
 });

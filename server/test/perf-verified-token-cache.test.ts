@@ -38,6 +38,20 @@ describe('verified-token cache', () => {
   });
 });
 
+describe('concurrent first checks of one token', () => {
+  it('share one verification: every caller gets the same answer, valid or not', async () => {
+    const tokens = createTokenService(SECRET);
+    const token = await tokens.sign({ userId: 'u1', sessionId: 's1', issuedAtMs: Date.now(), expiresAtMs: Date.now() + 3600_000 });
+    const checks = await Promise.all(Array.from({ length: 50 }, () => tokens.verify(token)));
+    expect(checks.every((check) => check.valid && check.claims.sid === 's1')).toBe(true);
+    const forged = `${token.slice(0, -4)}AAAA`;
+    const refusals = await Promise.all(Array.from({ length: 50 }, () => tokens.verify(forged)));
+    expect(refusals.every((check) => !check.valid && check.reason === 'invalid')).toBe(true);
+    // Nothing of the forged one is remembered: it is checked (and refused) again.
+    expect(await tokens.verify(forged)).toEqual({ valid: false, reason: 'invalid' });
+  });
+});
+
 describe('token signing', () => {
   it('signs deterministically, byte for byte as SignJWT with the raw secret (a replayed code gets the same token)', async () => {
     const tokens = createTokenService(SECRET);

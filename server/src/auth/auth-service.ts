@@ -1,11 +1,12 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AuthFailureReason, LoginOutput } from '@wxkit/shared';
-import type { NewSession, SessionMethod, Store } from '../db/store.ts';
+import type { NewSession, ProfileRow, SessionAuthRow, SessionMethod, Store } from '../db/store.ts';
 import type { WeChatClient } from '../wechat/client.ts';
 import { WeChatError, type WeChatFailureReason } from '../wechat/errors.ts';
 import { profileToWire } from './profile-wire.ts';
+import { randomId } from './random-id.ts';
 import type { SecretBox } from './secret-box.ts';
-import type { TokenService } from './tokens.ts';
+import type { TokenCheck, TokenClaims, TokenService } from './tokens.ts';
 
 export type AuthResult =
   | {
@@ -19,6 +20,12 @@ export type AuthResult =
     }
   | { valid: false; reason: AuthFailureReason };
 
+/** A request's auth and, when it is valid, its user's profile (undefined: the user is gone). */
+export interface AuthWithProfile {
+  auth: AuthResult;
+  profile: ProfileRow | undefined;
+}
+
 export interface AuthServiceOptions {
   store: Store;
   tokens: TokenService;
@@ -31,6 +38,17 @@ export interface AuthServiceOptions {
   now?: () => number;
   /** Where failed exchanges are logged (the app's pino logger). WeChatError details never hold a secret or the code. */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+function liveAuth(session: SessionAuthRow, sessionId: string, expiresAt: number): AuthResult {
+  return {
+    valid: true,
+    userId: session.userId,
+    sessionId,
+    expiresAt,
+    method: session.method,
+    keyCheck: { at: session.keyCheckedAt, valid: session.keyValid },
+  };
 }
 
 /** How long a code stays "ours" after its exchange: WeChat's own code lifetime. */
@@ -74,12 +92,12 @@ export function createAuthService(options: AuthServiceOptions) {
   /** A new session's id and times (not yet stored). */
   function newSession(codeHash: string | null): NewSession {
     const createdAt = now();
-    return { id: randomBytes(18).toString('base64url'), codeHash, createdAt, expiresAt: createdAt + ttlMs };
+    return { id: randomId(18), codeHash, createdAt, expiresAt: createdAt + ttlMs };
   }
 
   /**
-   * What every way of logging in answers: a token for the stored session and the user's profile. `isNewUser`
-   * undefined: the user is new when it was created with this session (a replayed code).
+   * What every way of logging in answers: a token for the stored session and the user's profile (read unless
+   * `profile` is given). `isNewUser` undefined: the user is new when it was created with this session (a replayed code).
    */
   async function sessionOutput(
     userId: string,
@@ -87,8 +105,9 @@ export function createAuthService(options: AuthServiceOptions) {
     createdAt: number,
     expiresAt: number,
     isNewUser: boolean | undefined,
+    profile?: ProfileRow,
   ): Promise<LoginOutput | undefined> {
-    const user = await store.profile(userId);
+    const user = profile ?? (await store.profile(userId));
     if (!user) return undefined;
     return {
       token: await tokens.sign({ userId, sessionId, issuedAtMs: createdAt, expiresAtMs: createdAt + maxAgeMs }),
@@ -106,9 +125,10 @@ export function createAuthService(options: AuthServiceOptions) {
   async function exchange(code: string, codeHash: string): Promise<LoginOutput> {
     const giveUpAt = performance.now() + exchangeLeaseMs + 1_000;
     for (;;) {
+      // Claim first: a fresh code (nearly every login) is then one read fewer; exchangeAsOwner answers a replay.
+      if (await store.claimCodeExchange(codeHash, owner, now(), exchangeLeaseMs)) return exchangeAsOwner(code, codeHash);
       const replayed = await replay(codeHash);
       if (replayed) return replayed;
-      if (await store.claimCodeExchange(codeHash, owner, now(), exchangeLeaseMs)) return exchangeAsOwner(code, codeHash);
       const claim = await store.codeExchange(codeHash);
       if (claim?.state === 'failed' && claim.expiresAt > now()) {
         throw new WeChatError(claim.reason as WeChatFailureReason, claim.detail ?? 'remembered failure', claim.errcode ?? undefined, 'jscode2session');
@@ -122,9 +142,12 @@ export function createAuthService(options: AuthServiceOptions) {
 
   async function exchangeAsOwner(code: string, codeHash: string): Promise<LoginOutput> {
     try {
-      // The previous owner may have stored its session and released the claim between our two reads.
+      // A code exchanged before (its claim released when its session was stored): the same session again.
       const replayed = await replay(codeHash);
-      if (replayed) return replayed;
+      if (replayed) {
+        await store.releaseCodeExchange(codeHash, owner);
+        return replayed;
+      }
       let result;
       try {
         result = await wechat.code2Session(code);
@@ -138,16 +161,17 @@ export function createAuthService(options: AuthServiceOptions) {
       }
 
       const session = newSession(codeHash);
-      const { userId, isNewUser } = await store.loginWechat({
+      // The session stored and the claim released in one transaction, which also reads the profile to answer.
+      const { userId, isNewUser, profile } = await store.loginWechat({
         newUserId: randomUUID(),
         openid: result.openid,
         unionid: result.unionid,
         sessionKeyEnc: options.secretBox.seal(result.sessionKey),
         session,
+        claim: { codeHash, owner },
       });
-      const output = await sessionOutput(userId, session.id, session.createdAt, session.expiresAt, isNewUser);
+      const output = await sessionOutput(userId, session.id, session.createdAt, session.expiresAt, isNewUser, profile);
       if (!output) throw new Error('user missing right after login');
-      await store.releaseCodeExchange(codeHash, owner);
       return output;
     } catch (error) {
       // A recorded failure stays (it is the answer for 5 minutes); anything else frees the code for the waiters.
@@ -165,6 +189,25 @@ export function createAuthService(options: AuthServiceOptions) {
     else options.log?.info(entry, 'WeChat refused the login code');
   }
 
+  // The hot path's helpers answer synchronously when they can: each needless await is a promise and a tick.
+  function tokenClaims(header: string | undefined): TokenCheck | { valid: false; reason: 'missing' } | Promise<TokenCheck> {
+    if (header === undefined || header === '') return { valid: false, reason: 'missing' };
+    if (!header.startsWith('Bearer ')) return { valid: false, reason: 'invalid' };
+    return tokens.verify(header.slice(7));
+  }
+
+  /** The session row read for a verified token: it must exist, be the token's user's, unrevoked and unexpired. */
+  function sessionAuth(claims: TokenClaims, session: SessionAuthRow | undefined): AuthResult | Promise<AuthResult> {
+    if (!session || session.userId !== claims.sub) return { valid: false, reason: 'invalid' };
+    if (session.revokedAt !== null) return { valid: false, reason: 'revoked' };
+    const t = now();
+    if (session.expiresAt <= t) return { valid: false, reason: 'expired' };
+    // Slide: a full TTL from now, capped by the token's exp (login + SESSION_MAX_AGE_TTLS × TTL).
+    const slid = Math.min(t + ttlMs, claims.exp * 1000);
+    if (session.expiresAt - t >= ttlMs / 2 || slid <= session.expiresAt) return liveAuth(session, claims.sid, session.expiresAt);
+    return store.extendSession(claims.sid, slid, t).then((extended) => liveAuth(session, claims.sid, extended ? slid : session.expiresAt));
+  }
+
   return {
     /** Exchanges a wx.login code for our session. Idempotent for 5 minutes per code. */
     login(code: string): Promise<LoginOutput> {
@@ -178,29 +221,21 @@ export function createAuthService(options: AuthServiceOptions) {
 
     /** Reads an Authorization header value. Never throws: "not logged in" is a value. */
     async authenticate(header: string | undefined): Promise<AuthResult> {
-      if (header === undefined || header === '') return { valid: false, reason: 'missing' };
-      if (!header.startsWith('Bearer ')) return { valid: false, reason: 'invalid' };
-      const checked = await tokens.verify(header.slice(7));
-      if (!checked.valid) return checked;
-      const session = await store.sessionForAuth(checked.claims.sid);
-      if (!session || session.userId !== checked.claims.sub) return { valid: false, reason: 'invalid' };
-      if (session.revokedAt !== null) return { valid: false, reason: 'revoked' };
-      const t = now();
-      if (session.expiresAt <= t) return { valid: false, reason: 'expired' };
-      let expiresAt = session.expiresAt;
-      if (expiresAt - t < ttlMs / 2) {
-        // Slide: a full TTL from now, capped by the token's exp (login + SESSION_MAX_AGE_TTLS × TTL).
-        const slid = Math.min(t + ttlMs, checked.claims.exp * 1000);
-        if (slid > expiresAt && (await store.extendSession(checked.claims.sid, slid, t))) expiresAt = slid;
-      }
-      return {
-        valid: true,
-        userId: session.userId,
-        sessionId: checked.claims.sid,
-        expiresAt,
-        method: session.method,
-        keyCheck: { at: session.keyCheckedAt, valid: session.keyValid },
-      };
+      const pending = tokenClaims(header);
+      const token = pending instanceof Promise ? await pending : pending;
+      if (!token.valid) return token;
+      return sessionAuth(token.claims, await store.sessionForAuth(token.claims.sid));
+    },
+
+    /** `authenticate`, and the user's profile read in the same statement (getProfile). */
+    async authenticateWithProfile(header: string | undefined): Promise<AuthWithProfile> {
+      const pending = tokenClaims(header);
+      const token = pending instanceof Promise ? await pending : pending;
+      if (!token.valid) return { auth: token, profile: undefined };
+      const row = await store.sessionWithProfile(token.claims.sid);
+      const checked = sessionAuth(token.claims, row?.session);
+      const auth = checked instanceof Promise ? await checked : checked;
+      return { auth, profile: auth.valid ? row?.profile : undefined };
     },
 
     async logout(sessionId: string): Promise<void> {

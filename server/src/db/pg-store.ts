@@ -28,9 +28,10 @@ import {
   type ProfileRow,
   type SessionMethod,
   type Store,
+  splitSessionWithProfile,
 } from './store.ts';
 
-export type PgDb = NodePgDatabase<typeof schema>;
+export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
 
 export interface PgStoreOptions {
@@ -133,6 +134,105 @@ function constraintOf(error: unknown): string | undefined {
   return undefined;
 }
 
+type LoginWechatInput = Parameters<Store['loginWechat']>[0];
+
+// loginWechat's statements, named: each connection parses them once. Raw SQL over the pool's client rather than
+// drizzle's builder, which rebuilds the SQL of a transaction's statements on every call (the builder and the round
+// trips were most of a login's CPU on PostgreSQL). Column names: pg-schema.ts.
+const PROFILE_SELECT = `select u.id, u.nickname, u.avatar_url, u.phone_masked, u.created_at, c.username, (w.openid is not null) as wechat_bound
+  from users u left join password_credentials c on c.user_id = u.id left join wechat_identities w on w.user_id = u.id
+  where u.id = $1`;
+const loginStatements = {
+  updateIdentity: {
+    name: 'wxkit_login_update_identity',
+    text: `update wechat_identities set unionid = coalesce($2, unionid), session_key_enc = $3, session_key_at = $4, updated_at = $4
+      where openid = $1 returning user_id`,
+  },
+  lockOpenid: { name: 'wxkit_login_lock_openid', text: 'select pg_advisory_xact_lock(hashtext($1))' },
+  insertUser: { name: 'wxkit_login_insert_user', text: 'insert into users (id, created_at, updated_at) values ($1, $2, $2)' },
+  insertIdentity: {
+    name: 'wxkit_login_insert_identity',
+    text: `insert into wechat_identities (openid, user_id, unionid, session_key_enc, session_key_at, created_at, updated_at)
+      values ($1, $2, $3, $4, $5, $5, $5)`,
+  },
+  // The session opened, the code's claim released and the profile read, in one round trip (a WeChat session starts
+  // with a session_key WeChat just issued: as good as checked).
+  openSession: {
+    name: 'wxkit_login_open_session',
+    text: `with opened as (
+        insert into sessions (id, user_id, method, code_hash, created_at, expires_at, wechat_checked_at, wechat_check_valid)
+        values ($2, $1, 'wechat', $3, $4, $5, $4, true)
+      ), released as (
+        delete from code_exchanges where code_hash = $6 and owner = $7
+      )
+      ${PROFILE_SELECT}`,
+  },
+} as const;
+
+interface RawProfileRow {
+  id: string;
+  nickname: string | null;
+  avatar_url: string | null;
+  phone_masked: string | null;
+  /** bigint: node-postgres answers a string. */
+  created_at: string | number;
+  username: string | null;
+  wechat_bound: boolean;
+}
+
+/**
+ * A WeChat login's transaction in four round trips for a returning user (begin, the identity's update, the session
+ * with the claim's release and the profile, commit). A first login takes a per-openid lock and looks again, so two
+ * first logins of one user cannot both create it.
+ */
+async function loginWechat(pool: pg.Pool, input: LoginWechatInput): Promise<{ userId: string; isNewUser: boolean; profile: ProfileRow | undefined }> {
+  const now = input.session.createdAt;
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('begin');
+    const updateIdentity = { ...loginStatements.updateIdentity, values: [input.openid, input.unionid, input.sessionKeyEnc, now] };
+    let updated = await client.query<{ user_id: string }>(updateIdentity);
+    let isNewUser = false;
+    if (updated.rowCount === 0) {
+      await client.query({ ...loginStatements.lockOpenid, values: [input.openid] });
+      // Another first login of this user may have committed it while we waited for the lock.
+      updated = await client.query<{ user_id: string }>(updateIdentity);
+      if (updated.rowCount === 0) {
+        isNewUser = true;
+        await client.query({ ...loginStatements.insertUser, values: [input.newUserId, now] });
+        await client.query({ ...loginStatements.insertIdentity, values: [input.openid, input.newUserId, input.unionid, input.sessionKeyEnc, now] });
+      }
+    }
+    const userId = isNewUser ? input.newUserId : (updated.rows[0] as { user_id: string }).user_id;
+    const opened = await client.query<RawProfileRow>({
+      ...loginStatements.openSession,
+      values: [userId, input.session.id, input.session.codeHash, now, input.session.expiresAt, input.claim?.codeHash ?? null, input.claim?.owner ?? null],
+    });
+    await client.query('commit');
+    const row = opened.rows[0];
+    const profile: ProfileRow | undefined = row && {
+      id: row.id,
+      nickname: row.nickname,
+      avatarUrl: row.avatar_url,
+      phone: row.phone_masked,
+      createdAt: Number(row.created_at),
+      username: row.username,
+      wechatBound: row.wechat_bound,
+    };
+    return { userId, isNewUser, profile };
+  } catch (error) {
+    // A connection that cannot even roll back is dropped from the pool rather than handed to the next caller.
+    broken = await client.query('rollback').then(
+      () => false,
+      () => true,
+    );
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
 export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
   const p = sql.placeholder;
 
@@ -156,6 +256,57 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
     .leftJoin(wechatIdentities, eq(wechatIdentities.userId, users.id))
     .where(eq(users.id, p('id')))
     .prepare('wxkit_profile_by_id');
+  const sessionWithProfile = db
+    .select({
+      userId: sessions.userId,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+      method: sessions.method,
+      keyCheckedAt: sessions.wechatCheckedAt,
+      keyValid: sessions.wechatCheckValid,
+      profileId: users.id,
+      nickname: users.nickname,
+      avatarUrl: users.avatarUrl,
+      phone: users.phoneMasked,
+      createdAt: users.createdAt,
+      username: passwordCredentials.username,
+      wechatBound: profileColumns.wechatBound,
+    })
+    .from(sessions)
+    .leftJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))
+    .leftJoin(wechatIdentities, eq(wechatIdentities.userId, users.id))
+    .where(eq(sessions.id, p('id')))
+    .prepare('wxkit_session_with_profile');
+  const sessionByCodeHash = db
+    .select({ id: sessions.id, userId: sessions.userId, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt })
+    .from(sessions)
+    .where(eq(sessions.codeHash, p('codeHash')))
+    .prepare('wxkit_session_by_code_hash');
+  // A new claim, or a takeover of one whose time is up (its process died, or its failure is forgotten).
+  const claimCode = db
+    .insert(codeExchanges)
+    .values({ codeHash: p('codeHash'), state: 'pending', owner: p('owner'), createdAt: p('now'), expiresAt: p('expiresAt') })
+    .onConflictDoUpdate({
+      target: codeExchanges.codeHash,
+      set: { state: 'pending', owner: sql`excluded.owner`, reason: null, errcode: null, detail: null, createdAt: sql`excluded.created_at`, expiresAt: sql`excluded.expires_at` },
+      setWhere: lte(codeExchanges.expiresAt, sql`excluded.created_at`),
+    })
+    .returning({ owner: codeExchanges.owner })
+    .prepare('wxkit_claim_code');
+  const windowRestarts = sql`${rateLimits.windowStartedAt} <= ${p('windowStart')}`;
+  const hitRate = db
+    .insert(rateLimits)
+    .values({ key: p('key'), windowStartedAt: p('now'), count: 1 })
+    .onConflictDoUpdate({
+      target: rateLimits.key,
+      set: {
+        count: sql`case when ${windowRestarts} then 1 else ${rateLimits.count} + 1 end`,
+        windowStartedAt: sql`case when ${windowRestarts} then ${p('now')} else ${rateLimits.windowStartedAt} end`,
+      },
+    })
+    .returning({ count: rateLimits.count, windowStartedAt: rateLimits.windowStartedAt })
+    .prepare('wxkit_hit_rate_limit');
   const extendSession = db
     .update(sessions)
     .set({ expiresAt: sql`${p('expiresAt')}` })
@@ -201,37 +352,7 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
     dialect: 'postgres',
 
     async loginWechat(input) {
-      return db.transaction(async (tx) => {
-        // One openid at a time: two first logins of one WeChat user cannot both create it.
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${input.openid}))`);
-        const now = input.session.createdAt;
-        const existing = first(await tx.select({ userId: wechatIdentities.userId }).from(wechatIdentities).where(eq(wechatIdentities.openid, input.openid)));
-        let userId: string;
-        let isNewUser: boolean;
-        if (existing) {
-          userId = existing.userId;
-          isNewUser = false;
-          await tx
-            .update(wechatIdentities)
-            .set({ unionid: sql`coalesce(${input.unionid}, ${wechatIdentities.unionid})`, sessionKeyEnc: input.sessionKeyEnc, sessionKeyAt: now, updatedAt: now })
-            .where(eq(wechatIdentities.openid, input.openid));
-        } else {
-          userId = input.newUserId;
-          isNewUser = true;
-          await tx.insert(users).values({ id: userId, createdAt: now, updatedAt: now });
-          await tx.insert(wechatIdentities).values({
-            openid: input.openid,
-            userId,
-            unionid: input.unionid,
-            sessionKeyEnc: input.sessionKeyEnc,
-            sessionKeyAt: now,
-            createdAt: now,
-            updatedAt: now,
-          });
-        }
-        await tx.insert(sessions).values(sessionRow(input.session, userId, 'wechat'));
-        return { userId, isNewUser };
-      });
+      return loginWechat(db.$client, input);
     },
 
     async wechatIdentityOf(userId) {
@@ -246,13 +367,13 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
       return first(await sessionForAuth.execute({ id: sessionId }));
     },
 
+    async sessionWithProfile(sessionId) {
+      const row = first(await sessionWithProfile.execute({ id: sessionId }));
+      return row && splitSessionWithProfile(row);
+    },
+
     async sessionByCodeHash(codeHash) {
-      return first(
-        await db
-          .select({ id: sessions.id, userId: sessions.userId, createdAt: sessions.createdAt, expiresAt: sessions.expiresAt, revokedAt: sessions.revokedAt })
-          .from(sessions)
-          .where(eq(sessions.codeHash, codeHash)),
-      );
+      return first(await sessionByCodeHash.execute({ codeHash }));
     },
 
     async revokeSession(sessionId, now) {
@@ -514,16 +635,7 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
     },
 
     async claimCodeExchange(codeHash, owner, now, leaseMs) {
-      const rows = await db
-        .insert(codeExchanges)
-        .values({ codeHash, state: 'pending', owner, createdAt: now, expiresAt: now + leaseMs })
-        .onConflictDoUpdate({
-          target: codeExchanges.codeHash,
-          set: { state: 'pending', owner, reason: null, errcode: null, detail: null, createdAt: now, expiresAt: now + leaseMs },
-          setWhere: lte(codeExchanges.expiresAt, now),
-        })
-        .returning({ owner: codeExchanges.owner });
-      return rows[0]?.owner === owner;
+      return first(await claimCode.execute({ codeHash, owner, now, expiresAt: now + leaseMs }))?.owner === owner;
     },
 
     async codeExchange(codeHash) {
@@ -555,20 +667,7 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
     },
 
     async hitRateLimit(key, windowMs, now) {
-      const restart = sql`${rateLimits.windowStartedAt} <= ${now - windowMs}`;
-      const row = first(
-        await db
-          .insert(rateLimits)
-          .values({ key, windowStartedAt: now, count: 1 })
-          .onConflictDoUpdate({
-            target: rateLimits.key,
-            set: {
-              count: sql`case when ${restart} then 1 else ${rateLimits.count} + 1 end`,
-              windowStartedAt: sql`case when ${restart} then ${now} else ${rateLimits.windowStartedAt} end`,
-            },
-          })
-          .returning({ count: rateLimits.count, windowStartedAt: rateLimits.windowStartedAt }),
-      );
+      const row = first(await hitRate.execute({ key, now, windowStart: now - windowMs }));
       if (!row) throw new Error('rate limit upsert returned no row');
       return row;
     },

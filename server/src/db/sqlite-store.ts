@@ -19,9 +19,9 @@ import {
   wechatIdentities,
   werunSteps,
 } from './schema.ts';
-import { PRUNE_COUNTERS_AFTER_MS, PRUNE_SESSIONS_AFTER_MS, type BindResult, type CodeExchangeRow, type NewSession, type ProfileChange, type ProfileRow, type SessionMethod, type Store } from './store.ts';
+import { PRUNE_COUNTERS_AFTER_MS, PRUNE_SESSIONS_AFTER_MS, type BindResult, type CodeExchangeRow, type NewSession, type ProfileChange, type ProfileRow, type SessionMethod, type Store, splitSessionWithProfile } from './store.ts';
 
-export type SqliteDb = BetterSQLite3Database<typeof schema>;
+export type SqliteDb = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
 
 /**
@@ -53,7 +53,45 @@ export function openSqliteDatabase(path: string) {
 /** SQLite (better-sqlite3): the embedded default. */
 export function openSqliteStore(path: string): Store & { sqlite: Database.Database; db: SqliteDb } {
   const { sqlite, db } = openSqliteDatabase(path);
-  return Object.assign(createSqliteStore(db, () => sqlite.close()), { sqlite, db });
+  // Migrated: from now on a locked database is waited for by retryWhenBusy, off the event loop.
+  sqlite.pragma('busy_timeout = 0');
+  return Object.assign(retryWhenBusy(createSqliteStore(db, () => sqlite.close())), { sqlite, db });
+}
+
+/** As long as SQLite's busy_timeout was: a write waits this long for another process's to finish. */
+const BUSY_RETRY_FOR_MS = 5_000;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Several server processes on one file (WORKERS > 1) take turns to write. SQLite's busy_timeout waits for the other's
+ * write by sleeping inside the call, 1 ms and more each time: the whole event loop stops, and with two processes
+ * logging users in that was a third of their time. Here busy_timeout is 0: a method whose write found the database
+ * locked (nothing of it done: SQLite answers SQLITE_BUSY before it writes, and a transaction rolls back whole) is
+ * tried again after yielding to the event loop, so other requests go on meanwhile.
+ */
+function retryWhenBusy(store: Store): Store {
+  const guarded: Record<string, unknown> = { dialect: store.dialect };
+  for (const [name, value] of Object.entries(store)) {
+    if (typeof value !== 'function') continue;
+    const method = value as (...a: unknown[]) => Promise<unknown>;
+    guarded[name] = async (...args: unknown[]) => {
+      const giveUpAt = performance.now() + BUSY_RETRY_FOR_MS;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await method.apply(store, args);
+        } catch (error) {
+          if (!isBusy(error) || performance.now() > giveUpAt) throw error;
+          // The other process's write takes ~0.1 ms: look again at once, then back off to a millisecond.
+          await new Promise((resolve) => (attempt < 4 ? setImmediate(resolve) : setTimeout(resolve, 1)));
+        }
+      }
+    };
+  }
+  return guarded as unknown as Store;
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -67,7 +105,10 @@ function isUniqueViolation(error: unknown): boolean {
  */
 export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}): Store {
   const p = sql.placeholder;
-  const immediate = <T>(fn: () => T): T => db.transaction(fn, { behavior: 'immediate' });
+  // One better-sqlite3 transaction function, made once: drizzle's db.transaction builds a transaction object (a query
+  // builder per table) and better-sqlite3 new wrappers on every call, ~20 µs a login. Nested calls use savepoints.
+  const inImmediate = db.$client.transaction((fn: () => unknown) => fn()).immediate;
+  const immediate = <T>(fn: () => T): T => inImmediate(fn) as T;
 
   const identityByOpenid = db
     .select({ userId: wechatIdentities.userId })
@@ -140,6 +181,29 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
       keyValid: sessions.wechatCheckValid,
     })
     .from(sessions)
+    .where(eq(sessions.id, p('id')))
+    .prepare();
+  // Same columns as sessionForAuth and profileById; users is left-joined so a missing user reads as no profile.
+  const sessionWithProfile = db
+    .select({
+      userId: sessions.userId,
+      expiresAt: sessions.expiresAt,
+      revokedAt: sessions.revokedAt,
+      method: sessions.method,
+      keyCheckedAt: sessions.wechatCheckedAt,
+      keyValid: sessions.wechatCheckValid,
+      profileId: users.id,
+      nickname: users.nickname,
+      avatarUrl: users.avatarUrl,
+      phone: users.phoneMasked,
+      createdAt: users.createdAt,
+      username: passwordCredentials.username,
+      wechatBound: profileColumns.wechatBound,
+    })
+    .from(sessions)
+    .leftJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))
+    .leftJoin(wechatIdentities, eq(wechatIdentities.userId, users.id))
     .where(eq(sessions.id, p('id')))
     .prepare();
   const sessionByCodeHash = db
@@ -302,7 +366,8 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
           insertIdentity.run({ openid: input.openid, userId, unionid: input.unionid, sessionKeyEnc: input.sessionKeyEnc, now });
         }
         insertSession.run(sessionRow(input.session, userId, 'wechat'));
-        return { userId, isNewUser };
+        if (input.claim) releaseCode.run(input.claim);
+        return { userId, isNewUser, profile: profileOf(userId) };
       });
     },
 
@@ -316,6 +381,11 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
 
     async sessionForAuth(sessionId) {
       return sessionForAuth.get({ id: sessionId });
+    },
+
+    async sessionWithProfile(sessionId) {
+      const row = sessionWithProfile.get({ id: sessionId });
+      return row && splitSessionWithProfile(row);
     },
 
     async sessionByCodeHash(codeHash) {

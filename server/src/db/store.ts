@@ -121,7 +121,7 @@ export interface Store {
   // --- WeChat login ---------------------------------------------------------------------------------------------
   /**
    * Finds the account of a WeChat identity or creates a WeChat-only user for it, stores the sealed session_key of
-   * this exchange (replacing the previous one) and opens a session, in one transaction.
+   * this exchange (replacing the previous one), opens a session and reads the user's profile, in one transaction.
    */
   loginWechat(input: {
     newUserId: string;
@@ -129,12 +129,16 @@ export interface Store {
     unionid: string | null;
     sessionKeyEnc: string;
     session: NewSession;
-  }): Promise<{ userId: string; isNewUser: boolean }>;
+    /** The claim on the login code this exchange held: released in the same transaction (one write less). */
+    claim?: { codeHash: string; owner: string };
+  }): Promise<{ userId: string; isNewUser: boolean; profile: ProfileRow | undefined }>;
   wechatIdentityOf(userId: string): Promise<WeChatIdentityRow | undefined>;
 
   // --- Sessions -------------------------------------------------------------------------------------------------
   openSession(userId: string, method: SessionMethod, session: NewSession): Promise<void>;
   sessionForAuth(sessionId: string): Promise<SessionAuthRow | undefined>;
+  /** The session row and its user's profile in one read (getProfile's hot path: one statement instead of two). */
+  sessionWithProfile(sessionId: string): Promise<{ session: SessionAuthRow; profile: ProfileRow | undefined } | undefined>;
   sessionByCodeHash(codeHash: string): Promise<SessionByCodeRow | undefined>;
   /** True when this call revoked it (false: already revoked or unknown). */
   revokeSession(sessionId: string, now: number): Promise<boolean>;
@@ -240,4 +244,35 @@ export interface Store {
   /** Throws when the database cannot answer (health check). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A joined session + profile row (each store's `sessionWithProfile` statement) as the two rows the services know. */
+export function splitSessionWithProfile(row: {
+  userId: string;
+  expiresAt: number;
+  revokedAt: number | null;
+  method: SessionMethod;
+  keyCheckedAt: number | null;
+  keyValid: boolean | null;
+  profileId: string | null;
+  nickname: string | null;
+  avatarUrl: string | null;
+  phone: string | null;
+  createdAt: number | null;
+  username: string | null;
+  wechatBound: boolean;
+}): { session: SessionAuthRow; profile: ProfileRow | undefined } {
+  const session: SessionAuthRow = {
+    userId: row.userId,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    method: row.method,
+    keyCheckedAt: row.keyCheckedAt,
+    keyValid: row.keyValid,
+  };
+  const profile: ProfileRow | undefined =
+    row.profileId === null || row.createdAt === null
+      ? undefined
+      : { id: row.profileId, nickname: row.nickname, avatarUrl: row.avatarUrl, phone: row.phone, createdAt: row.createdAt, username: row.username, wechatBound: row.wechatBound };
+  return { session, profile };
 }

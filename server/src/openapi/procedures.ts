@@ -2,7 +2,7 @@ import type { AnyRouter } from '@trpc/server';
 import * as shared from '@wxkit/shared';
 import { z } from 'zod';
 import { appRouter } from '../router.ts';
-import { protectedProcedure, publicProcedure } from '../trpc/init.ts';
+import { profileProcedure, protectedProcedure, publicProcedure } from '../trpc/init.ts';
 
 /**
  * What the CLI's help and the OpenAPI document know about each procedure, read from the router itself
@@ -12,7 +12,7 @@ export interface ProcedureInfo {
   /** The wire path: `/trpc/<name>`. */
   name: string;
   type: 'query' | 'mutation' | 'subscription';
-  /** Built on `protectedProcedure`: answers UNAUTHORIZED without a live session. */
+  /** Built on `protectedProcedure` or `profileProcedure`: answers UNAUTHORIZED without a live session. */
   protected: boolean;
   /** The zod input schema, if the procedure takes input (several `.input()` calls are merged, as tRPC does). */
   input: z.ZodType | undefined;
@@ -35,15 +35,15 @@ function defOf(procedure: unknown): ProcedureDef {
   return (procedure as { _def: ProcedureDef })._def;
 }
 
-/** The middlewares that `protectedProcedure` adds on top of `publicProcedure`: the session check. */
-function authMiddlewares(): unknown[] {
+/** The middlewares that `protectedProcedure` (or `profileProcedure`) adds on top of `publicProcedure`: the session check. */
+function authMiddlewareSets(): unknown[][] {
   const base = defOf(publicProcedure).middlewares;
-  return defOf(protectedProcedure).middlewares.filter((m) => !base.includes(m));
+  return [protectedProcedure, profileProcedure].map((p) => defOf(p).middlewares.filter((m) => !base.includes(m)));
 }
 
 /** Every procedure, in the router's order. */
 export function listProcedures(router: AnyRouter = appRouter): ProcedureInfo[] {
-  const auth = authMiddlewares();
+  const authSets = authMiddlewareSets();
   const procedures = router._def.procedures as Record<string, unknown>;
   return Object.entries(procedures)
     .map(([name, procedure]): ProcedureInfo => {
@@ -53,7 +53,7 @@ export function listProcedures(router: AnyRouter = appRouter): ProcedureInfo[] {
       return {
         name,
         type: def.type,
-        protected: auth.length > 0 && auth.every((m) => def.middlewares.includes(m)),
+        protected: authSets.some((auth) => auth.length > 0 && auth.every((m) => def.middlewares.includes(m))),
         input,
         inputOptional: !input || input.safeParse(undefined).success,
         output: isZod(def.output) ? def.output : undefined,

@@ -1,10 +1,11 @@
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
-import type { TRPCError } from '@trpc/server';
+import type { AnyProcedure, TRPCError } from '@trpc/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { appRouter, type AppRouter } from '../router.ts';
 import { createContextFactory, type ContextDeps } from '../trpc/context.ts';
 import { AppError } from '../trpc/app-error.ts';
+import type { ProcedureMeta } from '../trpc/init.ts';
 import { fastTRPCPlugin, type FastTRPCPluginOptions } from '../trpc/fast-handler.ts';
 
 /**
@@ -17,6 +18,13 @@ export interface TRPCPluginOptions {
   /** Every service but the store, which comes from the database plugin. */
   services: Omit<ContextDeps, 'store'>;
   adapter?: TRPCAdapter;
+  /** Check every output against its schema on the fast path too (tests); see `ProcedureMeta.outputFromTypedRows`. */
+  validateOutputs?: boolean;
+}
+
+/** The fast path's rule: procedures marked `outputFromTypedRows` skip their zod output check, unless told to validate. */
+export function skipsOutputCheck(validateOutputs: boolean): (procedure: AnyProcedure) => boolean {
+  return (procedure) => !validateOutputs && (procedure._def.meta as ProcedureMeta | undefined)?.outputFromTypedRows === true;
 }
 
 /** Serves the root router at `/trpc`: plain JSON, batching on. */
@@ -48,6 +56,7 @@ export const trpcPlugin = fp<TRPCPluginOptions>(
       router: appRouter,
       createContext,
       onError,
+      skipOutputValidation: skipsOutputCheck(options.validateOutputs === true),
     };
     await app.register(fastTRPCPlugin, { prefix: '/trpc', ...fastOptions });
   },

@@ -1,17 +1,17 @@
 import { getProfileOutput, updateProfileInput, updateProfileOutput } from '@wxkit/shared';
 import { profileToWire } from '../auth/profile-wire.ts';
 import { unauthorized } from '../trpc/app-error.ts';
-import { protectedProcedure, router } from '../trpc/init.ts';
+import { profileProcedure, protectedProcedure, router } from '../trpc/init.ts';
 
 export const profileRouter = router({
-  getProfile: protectedProcedure.output(getProfileOutput).query(async ({ ctx }) => {
-    const row = await ctx.deps.store.profile(ctx.user.id);
-    // The session outlived its user (deleted between the check and the read): same as an invalid token.
-    if (!row) throw unauthorized('invalid');
-    return profileToWire(row);
-  }),
+  /** The session check and the profile are one read (profileProcedure). */
+  getProfile: profileProcedure
+    .meta({ outputFromTypedRows: true })
+    .output(getProfileOutput)
+    .query(({ ctx }) => profileToWire(ctx.profile)),
 
   updateProfile: protectedProcedure
+    .meta({ outputFromTypedRows: true })
     .input(updateProfileInput)
     .output(updateProfileOutput)
     .mutation(async ({ ctx, input }) => {

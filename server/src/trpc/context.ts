@@ -1,4 +1,4 @@
-import type { AuthResult, AuthService } from '../auth/auth-service.ts';
+import type { AuthResult, AuthService, AuthWithProfile } from '../auth/auth-service.ts';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { Store } from '../db/store.ts';
 import type { MediaService } from '../media/media-service.ts';
@@ -32,15 +32,28 @@ export interface Context {
   request: RequestInfo;
   /** The caller's session, checked once per request on first use. "Not logged in" is a value. */
   auth: () => Promise<AuthResult>;
+  /** The same check and the caller's profile, read in one statement when it comes first (getProfile). */
+  authWithProfile: () => Promise<AuthWithProfile>;
 }
 
 export function createContextFactory(deps: ContextDeps) {
   return (request: RequestInfo): Context => {
-    let cached: Promise<AuthResult> | undefined;
+    let auth: Promise<AuthResult> | undefined;
+    let withProfile: Promise<AuthWithProfile> | undefined;
     return {
       deps,
       request,
-      auth: () => (cached ??= deps.authService.authenticate(request.authorization)),
+      auth: () => (auth ??= withProfile ? withProfile.then((r) => r.auth) : deps.authService.authenticate(request.authorization)),
+      authWithProfile() {
+        if (withProfile) return withProfile;
+        if (auth) {
+          // The session was checked already (a batch): read only the profile.
+          withProfile = auth.then(async (a) => ({ auth: a, profile: a.valid ? await deps.store.profile(a.userId) : undefined }));
+        } else {
+          withProfile = deps.authService.authenticateWithProfile(request.authorization);
+        }
+        return withProfile;
+      },
     };
   };
 }

@@ -2,7 +2,6 @@ import {
   TRPCError,
   getErrorShape,
   getTRPCErrorFromUnknown,
-  transformTRPCResponse,
   type AnyProcedure,
   type AnyRouter,
   type inferRouterContext,
@@ -14,9 +13,11 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 /**
  * A Fastify-native tRPC handler for the requests an app actually sends: GET queries and POST JSON mutations, single
  * or batched, answered with plain JSON. It resolves procedures through the router's own table, calls them the way
- * tRPC's `resolveResponse` does, and formats errors with tRPC's `getErrorShape` / `getHTTPStatusCode`, so the wire
- * bytes are the stock adapter's. What it saves, per request: the web `Request`/`Headers`/`URL`/`Response` objects,
- * three AbortControllers and abort-signal plumbing, and Fastify streaming a web `Response` back.
+ * tRPC's `resolveResponse` does (running each one's middleware list, made once at start, as tRPC's procedure caller
+ * would), and formats errors with tRPC's `getErrorShape` / `getHTTPStatusCode`, so the wire bytes are the stock
+ * adapter's. What it saves, per request: the web `Request`/`Headers`/`URL`/`Response` objects, three AbortControllers
+ * and abort-signal plumbing, tRPC's per-level copies of the call options, and Fastify streaming a web `Response` back.
+ * Optionally (`skipOutputValidation`) it leaves out the zod output check of procedures whose output cannot fail it.
  *
  * Anything outside that subset (HEAD and other methods, streaming `accept` / `trpc-accept`, multipart or octet
  * bodies, `connectionParams`, subscriptions, mixed batches, undecodable paths, odd URLs or Host headers) is passed
@@ -43,6 +44,11 @@ export interface FastTRPCPluginOptions<TRouter extends AnyRouter> {
   router: TRouter;
   createContext: (req: FastifyRequest, reply: FastifyReply) => inferRouterContext<TRouter> | Promise<inferRouterContext<TRouter>>;
   onError?: (info: FastHandlerErrorInfo<inferRouterContext<TRouter>>) => void;
+  /**
+   * Procedures whose `.output()` check this handler leaves out (their output cannot fail it). The stock adapter, the
+   * fallback, always runs it.
+   */
+  skipOutputValidation?: (procedure: AnyProcedure) => boolean;
 }
 
 /** tRPC's method map without method override: queries are GET, mutations POST. */
@@ -88,19 +94,112 @@ interface Plan {
   inputText: string | null;
 }
 
+type ResponseItem = { error: unknown } | { result: { data: unknown } };
 type CallResult = [error: TRPCError, data: undefined] | [error: undefined, data: { data: unknown }];
+
+/** What a tRPC middleware answers (`next()`'s result); see `callRecursive` in @trpc/server. */
+type MiddlewareResult = { ok: true; data: unknown; ctx?: unknown; marker: string } | { ok: false; error: TRPCError; marker: string };
+interface NextOptions {
+  ctx?: Record<string, unknown>;
+  input?: unknown;
+  getRawInput?: () => Promise<unknown>;
+}
+type Middleware = (opts: MiddlewareCall) => Promise<MiddlewareResult>;
+interface Pipeline {
+  middlewares: Middleware[];
+  meta: unknown;
+}
+const MIDDLEWARE_MARKER = 'middlewareMarker';
+
+/**
+ * What a middleware receives: tRPC's call options (`ctx`, `type`, `path`, `input`, `getRawInput`, `signal`,
+ * `batchIndex`) with `meta` and `next`, as one object literal of one shape per level; tRPC's build copies the options
+ * at each level through a transpiled object-spread helper (several times the cost).
+ */
+interface MiddlewareCall {
+  ctx: Record<string, unknown> | undefined;
+  type: ProcedureType;
+  path: string;
+  input: unknown;
+  getRawInput: () => Promise<unknown>;
+  signal: undefined;
+  batchIndex: number;
+  meta: unknown;
+  next: (nextOpts?: NextOptions) => Promise<MiddlewareResult>;
+}
+
+function middlewareCall(
+  pipeline: Pipeline,
+  index: number,
+  ctx: Record<string, unknown> | undefined,
+  type: ProcedureType,
+  path: string,
+  input: unknown,
+  getRawInput: () => Promise<unknown>,
+  batchIndex: number,
+): MiddlewareCall {
+  return {
+    ctx,
+    type,
+    path,
+    input,
+    getRawInput,
+    // No abort signal: no procedure of ours reads it.
+    signal: undefined,
+    batchIndex,
+    meta: pipeline.meta,
+    // As tRPC's callRecursive: `ctx` merged, `input` and `getRawInput` replaced when given.
+    next: (nextOpts) =>
+      runMiddlewares(
+        pipeline,
+        index + 1,
+        middlewareCall(
+          pipeline,
+          index + 1,
+          nextOpts?.ctx ? { ...ctx, ...nextOpts.ctx } : ctx,
+          type,
+          path,
+          nextOpts && 'input' in nextOpts ? nextOpts.input : input,
+          nextOpts?.getRawInput ?? getRawInput,
+          batchIndex,
+        ),
+      ),
+  };
+}
+
+/** Runs one level of a procedure's middlewares, over a list made once at start; a throw becomes `{ ok: false }`. */
+async function runMiddlewares(pipeline: Pipeline, index: number, call: MiddlewareCall): Promise<MiddlewareResult> {
+  try {
+    return await (pipeline.middlewares[index] as Middleware)(call);
+  } catch (cause) {
+    return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: MIDDLEWARE_MARKER };
+  }
+}
 
 /**
  * Registers `/:path` (under the plugin's prefix) like the stock `fastifyTRPCPlugin`: same content-type parsers,
  * same route, and the stock handler as the fallback for what the fast path does not take.
  */
 export const fastTRPCPlugin: FastifyPluginCallback<FastTRPCPluginOptions<AnyRouter>> = (app, options, done) => {
-  const { router, createContext, onError } = options;
+  const { router, createContext, onError, skipOutputValidation } = options;
   const config = router._def._config;
   const procedureTable = router._def.procedures as Record<string, AnyProcedure | undefined>;
+  // Each procedure's middleware list, made once (tRPC's output validators left out where allowed).
+  const pipelines = new Map<AnyProcedure, Pipeline>();
+  for (const procedure of Object.values(procedureTable)) {
+    if (!procedure) continue;
+    // tRPC keeps the middleware list on `_def` at runtime; its public type does not show it.
+    const def = procedure._def as unknown as { middlewares: Array<Middleware & { _type?: string }>; meta?: unknown };
+    const skipOutput = skipOutputValidation?.(procedure) === true;
+    pipelines.set(procedure, { middlewares: def.middlewares.filter((m) => !(skipOutput && m._type === 'output')), meta: def.meta });
+  }
   const separator: string = config.pathSeparator ?? '.';
   const hasLazy = Object.keys(router._def.lazy ?? {}).length > 0;
   const deserialize = (value: unknown) => config.transformer.input.deserialize(value) as unknown;
+  // What tRPC's transformTRPCResponse makes of our items (the output transformer over each error shape and each
+  // result's data), without its transpiled object-spread helper.
+  const serializeOutput = (value: unknown) => config.transformer.output.serialize(value) as unknown;
+  const serialized = (item: ResponseItem): ResponseItem => ('error' in item ? { error: serializeOutput(item.error) } : { result: { data: serializeOutput(item.result.data) } });
 
   const stockOptions: FastifyHandlerOptions<AnyRouter, FastifyRequest, FastifyReply> = {
     router,
@@ -220,16 +319,13 @@ export const fastTRPCPlugin: FastifyPluginCallback<FastTRPCPluginOptions<AnyRout
           throw new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `Unsupported ${method}-request to ${procedureType} procedure at path "${path}"` });
         }
         if (ctxError) throw ctxError;
-        const data: unknown = await procedure({
-          path,
-          getRawInput: async () => readInputs()[index],
-          ctx,
-          type: procedureType,
-          // No abort signal: every key here is copied at each middleware level, and no procedure of ours reads it.
-          signal: undefined,
-          batchIndex: index,
-        });
-        return [undefined, { data }];
+        const pipeline = pipelines.get(procedure) as Pipeline;
+        const first = middlewareCall(pipeline, 0, ctx as Record<string, unknown> | undefined, procedureType, path, undefined, async () => readInputs()[index], index);
+        const result = await runMiddlewares(pipeline, 0, first);
+        // As tRPC's procedure caller ends.
+        if (!result) throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'No result from middlewares - did you forget to `return next()`?' });
+        if (!result.ok) throw result.error;
+        return [undefined, { data: result.data }];
       } catch (cause) {
         const error = getTRPCErrorFromUnknown(cause);
         onError?.({ error, path, input: inputAt(index), ctx, type: (procedure?._def.type as ProcedureType | undefined) ?? 'unknown', req });
@@ -252,14 +348,15 @@ export const fastTRPCPlugin: FastifyPluginCallback<FastTRPCPluginOptions<AnyRout
         onError?.({ error: streamError, path: undefined, input: undefined, ctx, type, req });
         const res = { error: getErrorShape({ config, ctx, error: streamError, input: undefined, path: undefined, type }) };
         status = getHTTPStatusCode(res, [streamError]);
-        body = JSON.stringify(transformTRPCResponse(config, res));
+        body = JSON.stringify(serialized(res));
       } else {
         const res = error ? { error: shape(error, 0, type) } : { result: { data: result.data } };
         status = getHTTPStatusCode([res], error ? [error] : []);
-        body = JSON.stringify(transformTRPCResponse(config, res));
+        body = JSON.stringify(serialized(res));
       }
     } else {
-      const settled = await Promise.all(paths.map((_, index) => call(index)));
+      // Our client's usual request is a batch of one.
+      const settled = paths.length === 1 ? [await call(0)] : await Promise.all(paths.map((_, index) => call(index)));
       const errors: Array<TRPCError | undefined> = [];
       const items = settled.map(([error, result], index) => {
         let e = error;
@@ -271,7 +368,7 @@ export const fastTRPCPlugin: FastifyPluginCallback<FastTRPCPluginOptions<AnyRout
         return { result: { data: result?.data } };
       });
       status = getHTTPStatusCode(items, errors as TRPCError[]);
-      body = JSON.stringify(transformTRPCResponse(config, items));
+      body = JSON.stringify(items.map(serialized));
     }
 
     reply.code(status).header('vary', VARY).header('content-type', 'application/json');

@@ -3,7 +3,15 @@ import type { Context } from './context.ts';
 import { accountRequired, AppError, unauthorized } from './app-error.ts';
 import { describeError } from './format-error.ts';
 
-const t = initTRPC.context<Context>().create({
+export interface ProcedureMeta {
+  /**
+   * The output is built field by field from typed rows, so its zod check cannot fail: the fast handler skips it in
+   * production (tests keep it on: WXKIT_VALIDATE_OUTPUTS). Only for outputs with no transform or default in them.
+   */
+  outputFromTypedRows?: boolean;
+}
+
+const t = initTRPC.context<Context>().meta<ProcedureMeta>().create({
   // Never send stack traces, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error }) {
@@ -26,6 +34,17 @@ export const protectedProcedure = t.procedure.use(async ({ ctx, next }) => {
   const auth = await ctx.auth();
   if (!auth.valid) throw unauthorized(auth.reason);
   return next({ ctx: { user: { id: auth.userId }, session: { id: auth.sessionId, expiresAt: auth.expiresAt } } });
+});
+
+/**
+ * `protectedProcedure` for procedures that answer the caller's profile: the session and the profile come from one
+ * statement, and `ctx.profile` is the caller's. A session whose user is gone is UNAUTHORIZED `invalid`, as ever.
+ */
+export const profileProcedure = t.procedure.use(async ({ ctx, next }) => {
+  const { auth, profile } = await ctx.authWithProfile();
+  if (!auth.valid) throw unauthorized(auth.reason);
+  if (!profile) throw unauthorized('invalid');
+  return next({ ctx: { user: { id: auth.userId }, session: { id: auth.sessionId, expiresAt: auth.expiresAt }, profile } });
 });
 
 /**

@@ -50,6 +50,9 @@ describe('logout racing reads of the same session', () => {
     for (let round = 0; round < 20; round++) {
       const login = data(await loginRaw(server.url, 'race-logout'));
       const headers = { authorization: `Bearer ${login.token}` };
+      // A token in use, as in life: the first uses of a new token share one signature check and would all be
+      // released together, before the logout could land between them.
+      expect((await trpcGet(server.url, 'checkSession', { headers })).status).toBe(200);
       const calls: Array<Promise<RawResponse>> = [];
       for (let i = 0; i < 10; i++) {
         calls.push(trpcGet(server.url, 'getProfile', { headers }));

@@ -56,10 +56,11 @@ export function envelopeError(body: unknown): { message: string; data: { code: s
 }
 
 /**
- * Counts calls into the store methods only procedure bodies use (getProfile → profile, updateProfile →
- * updateProfile, logout → revokeSession). Authentication uses none of them, so a request rejected by the auth
- * middleware leaves the count at zero. Tests pair it with a positive control, so a refactor that bypasses these
- * methods fails loudly rather than making the check vacuous.
+ * Counts calls into the store methods only procedure bodies use (updateProfile → updateProfile, logout →
+ * revokeSession; `profile` for any other reader of profiles). Authentication uses none of them, so a request rejected
+ * by the auth middleware leaves the count at zero. getProfile's body reads nothing: its profile comes with the
+ * session check (profileProcedure), so only its 401 shows it was refused. Tests pair it with a positive control, so a
+ * refactor that bypasses these methods fails loudly rather than making the check vacuous.
  */
 export function countProcedureCalls(app: FastifyInstance) {
   const store = app.store as unknown as Record<string, (...args: unknown[]) => unknown>;

@@ -177,7 +177,14 @@ async function main() {
   const sessionCount = (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
   const usersWithoutSession = (db.prepare('SELECT count(*) AS n FROM users u WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)').get() as { n: number }).n;
   const orphanSessions = (db.prepare('SELECT count(*) AS n FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)').get() as { n: number }).n;
-  const incomplete = (db.prepare("SELECT count(*) AS n FROM users WHERE openid IS NULL OR openid = '' OR created_at IS NULL OR updated_at IS NULL").get() as { n: number }).n;
+  // Round 2's schema: a user's ways in are its WeChat identity or password credential (users.openid is gone).
+  const incomplete = (
+    db
+      .prepare(
+        'SELECT count(*) AS n FROM users u WHERE u.created_at IS NULL OR u.updated_at IS NULL OR (NOT EXISTS (SELECT 1 FROM wechat_identities w WHERE w.user_id = u.id) AND NOT EXISTS (SELECT 1 FROM password_credentials c WHERE c.user_id = u.id))',
+      )
+      .get() as { n: number }
+  ).n;
   db.close();
   log(`database: ${userCount} users, ${sessionCount} sessions`);
   check(integrity === 'ok', `PRAGMA integrity_check: ${String(integrity)}`);

@@ -20,7 +20,8 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, options: { readyTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    // Outputs checked against their schemas, as in every test server.
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', WXKIT_VALIDATE_OUTPUTS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -79,7 +79,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   // MEDIA_DIR too: on PostgreSQL there is no database file for it to sit beside.
   const database = usePg ? { DATABASE_URL: env.DATABASE_URL ?? (await freshDatabaseUrl()), MEDIA_DIR: join(dir, 'media') } : { DATABASE_PATH: join(dir, 'app.db') };
   // Suites log in far more than the default 30 a minute from 127.0.0.1: the login rate limit is opted into by setting it.
-  const config = parseConfig({ ...database, LOG_LEVEL: 'info', PORT: '0', LOGIN_RATE_LIMIT_PER_MINUTE: '100000', ...env });
+  // Every output is checked against its schema, including those production's fast path trusts.
+  const config = parseConfig({ ...database, LOG_LEVEL: 'info', PORT: '0', LOGIN_RATE_LIMIT_PER_MINUTE: '100000', WXKIT_VALIDATE_OUTPUTS: '1', ...env });
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../src/db/sqlite-store.ts';
+
+/**
+ * Server processes sharing one SQLite file take turns to write. A write that finds the file locked by another
+ * connection waits for it without stopping the event loop (retryWhenBusy), and gives up after 5 s like busy_timeout.
+ */
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('a write while another process holds the write lock', () => {
+  it('waits for it, and the event loop keeps running meanwhile', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wxkit-busy-'));
+    const path = join(dir, 'app.db');
+    const store = openSqliteStore(path);
+    const other = new Database(path);
+    try {
+      other.prepare('begin immediate').run();
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 5);
+      const hit = store.hitRateLimit('login:10.0.0.1', 60_000, Date.now());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Still waiting, and timers ran: nothing slept inside SQLite.
+      expect(ticks).toBeGreaterThan(2);
+      other.prepare('commit').run();
+      expect(await hit).toMatchObject({ count: 1 });
+      clearInterval(ticker);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it('gives up with SQLITE_BUSY when the lock is held for longer than 5 s', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wxkit-busy-'));
+    const path = join(dir, 'app.db');
+    const store = openSqliteStore(path);
+    const other = new Database(path);
+    try {
+      other.prepare('begin immediate').run();
+      const started = Date.now();
+      await expect(store.hitRateLimit('login:10.0.0.2', 60_000, Date.now())).rejects.toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+      other.prepare('rollback').run();
+    } finally {
+      other.close();
+      await store.close();
+    }
+  }, 15_000);
+
+  it('reads go on while another connection writes (WAL)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wxkit-busy-'));
+    const path = join(dir, 'app.db');
+    const store = openSqliteStore(path);
+    const other = new Database(path);
+    try {
+      other.prepare('begin immediate').run();
+      expect(await store.sessionForAuth('no-such-session')).toBeUndefined();
+      other.prepare('rollback').run();
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+});
