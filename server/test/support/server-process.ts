@@ -3,6 +3,12 @@ import { fileURLToPath } from 'node:url';
 
 const serverDir = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Every server process a test started and has not seen exit: killed when the test process exits, whatever failed. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export interface ServerProcess {
   url: string;
   child: ChildProcess;
@@ -24,6 +30,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', WXKIT_VALIDATE_OUTPUTS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
