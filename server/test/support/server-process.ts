@@ -42,6 +42,8 @@ export async function startServerProcess(env: Record<string, string>, options: {
       const match = /wxkit server ready: (http:\/\/\S+)/.exec(output);
       if (match?.[1]) {
         clearTimeout(timer);
+        // Stop matching: re-scanning a growing output on every chunk is quadratic for a server that logs a lot.
+        child.stdout?.off('data', check);
         resolve(match[1]);
       }
     };

@@ -8,6 +8,7 @@ import { buildApp, SIMULATOR_SECRET, type BuildAppOptions } from '../../src/app.
 import { parseConfig, type Config } from '../../src/config.ts';
 import type { AppRouter } from '../../src/router.ts';
 import { freshDatabaseUrl, testBackend } from './pg-global-setup.ts';
+import { startServerProcess } from './server-process.ts';
 import { testDbOf, type TestDb } from './test-db.ts';
 
 export interface TestServer {
@@ -77,10 +78,12 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const dir = mkdtempSync(join(tmpdir(), 'wxkit-test-'));
   const usePg = testBackend() === 'pg' && env.DATABASE_PATH === undefined;
   // MEDIA_DIR too: on PostgreSQL there is no database file for it to sit beside.
-  const database = usePg ? { DATABASE_URL: env.DATABASE_URL ?? (await freshDatabaseUrl()), MEDIA_DIR: join(dir, 'media') } : { DATABASE_PATH: join(dir, 'app.db') };
+  const database: Record<string, string> = usePg ? { DATABASE_URL: env.DATABASE_URL ?? (await freshDatabaseUrl()), MEDIA_DIR: join(dir, 'media') } : { DATABASE_PATH: join(dir, 'app.db') };
   // Suites log in far more than the default 30 a minute from 127.0.0.1: the login rate limit is opted into by setting it.
   // Every output is checked against its schema, including those production's fast path trusts.
-  const config = parseConfig({ ...database, LOG_LEVEL: 'info', PORT: '0', LOGIN_RATE_LIMIT_PER_MINUTE: '100000', WXKIT_VALIDATE_OUTPUTS: '1', ...env });
+  const fullEnv = { ...database, LOG_LEVEL: 'info', PORT: '0', LOGIN_RATE_LIMIT_PER_MINUTE: '100000', WXKIT_VALIDATE_OUTPUTS: '1', ...env };
+  if (clusterWorkers() !== undefined) return startClusterTestServer(fullEnv, options, dir);
+  const config = parseConfig(fullEnv);
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -113,6 +116,53 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** WXKIT_TEST_WORKERS=N (`npm run test:workers`): HTTP suites run against `npm start`'s cluster of N workers instead. */
+const clusterWorkers = () => process.env.WXKIT_TEST_WORKERS || undefined;
+
+/**
+ * The workers pass: the real entry point in a child process with WORKERS=N on one port. Only HTTP is shared with the
+ * suite: `logs` are the processes' output lines; `app` and `db` (one process's insides) throw, so a suite that
+ * inspects one process cannot be in this pass by mistake.
+ */
+async function startClusterTestServer(env: Record<string, string>, options: BuildAppOptions, dir: string): Promise<TestServer> {
+  if (Object.keys(options).length > 0) {
+    throw new Error(`this suite builds the app in-process (options: ${Object.keys(options).join(', ')}), so it cannot run in the WXKIT_TEST_WORKERS pass`);
+  }
+  const workers = clusterWorkers()!;
+  const config = parseConfig({ ...env, WORKERS: workers });
+  const server = await startServerProcess({ ...env, WORKERS: workers }, { readyTimeoutMs: 60_000 });
+  // The processes' JSON log lines, as they come (a line may span chunks); into allLogLines too, for the leak scan.
+  const logs: string[] = [];
+  let partial = '';
+  const collect = (chunk: Buffer | string) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      logs.push(line + '\n');
+      allLogLines.push(line + '\n');
+    }
+  };
+  collect(server.output());
+  server.child.stdout?.on('data', collect);
+  const insideOneProcess = (what: string) => () => {
+    throw new Error(`server.${what} inspects one process; this suite is not part of the WXKIT_TEST_WORKERS=${workers} pass`);
+  };
+  const testServer = {
+    url: server.url,
+    config,
+    logs,
+    async close() {
+      const code = await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      if (code !== 0) throw new Error(`the cluster exited with ${code} on SIGTERM:\n${server.output().slice(-2000)}`);
+    },
+  };
+  Object.defineProperty(testServer, 'app', { get: insideOneProcess('app') });
+  Object.defineProperty(testServer, 'db', { get: insideOneProcess('db') });
+  return testServer as TestServer;
 }
 
 /** Stands in for wx.login: mints a one-time code for a simulated user. */
