@@ -14,7 +14,7 @@ import { isSessionFailure, reasonOf, retryAfterOf } from '../src/auth/errors.ts'
 import { retryWithFreshInput } from '../src/auth/fresh-input.ts';
 import { createWeappPlatform } from '../src/auth/weapp-platform.ts';
 import { platform } from './support/fake-taro.ts';
-import { makePng } from './support/png.ts';
+import { makePng } from '../../server/test/support/png.ts';
 
 let server: TestServer;
 let seq = 0;

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, queueFaults, startTestServer, type TestServer } from '../../server/test/support/server.ts';
-import { makePng } from './support/png.ts';
+import { makePng } from '../../server/test/support/png.ts';
 
 const clientDir = resolve(import.meta.dirname, '..');
 const outputDir = join(clientDir, 'test-output');

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { mintPhoneCode } from '../../server/test/support/wechat-sim.ts';
-import { makePng } from './support/png.ts';
+import { makePng } from '../../server/test/support/png.ts';
 import { createMiniProgram, type MiniProgram, type PageInstance } from './support/weapp-vm.ts';
 
 const clientDir = resolve(import.meta.dirname, '..');

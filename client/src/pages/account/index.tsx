@@ -4,6 +4,7 @@ import type { Profile } from '@wxkit/shared';
 import { useEffect, useState } from 'react';
 import { api, reasonOf, retryAfterOf } from '../../api/index.ts';
 import { describeError, formatWait } from '../../api/messages.ts';
+import { FormCell } from '../../components/form-cell.tsx';
 import { ErrorView, LoadingView, LoggedOutView } from '../../components/status-views.tsx';
 import { toastError, toastSuccess } from '../../components/toast.ts';
 import { WeuiButton } from '../../components/weui-button.tsx';
@@ -104,40 +105,30 @@ function BindForm() {
         <View className='weui-form__control-area account__controls'>
           <View className='weui-cells__group weui-cells__group_form'>
             <View className='weui-cells weui-cells_form'>
-              <View className={error?.field === 'username' ? 'weui-cell weui-cell_active weui-cell_warn' : 'weui-cell weui-cell_active'}>
-                <View className='weui-cell__hd'>
-                  <Text className='weui-label'>Username</Text>
-                </View>
-                <View className='weui-cell__bd'>
-                  <Input
-                    className='weui-input'
-                    id='username-input'
-                    value={username}
-                    maxlength={32}
-                    placeholder='3–32 of a-z 0-9 _ . -'
-                    placeholderClass='weui-input__placeholder'
-                    onInput={(e) => setUsername(e.detail.value)}
-                  />
-                </View>
-              </View>
-              <View className={error?.field === 'password' ? 'weui-cell weui-cell_active weui-cell_warn' : 'weui-cell weui-cell_active'}>
-                <View className='weui-cell__hd'>
-                  <Text className='weui-label'>Password</Text>
-                </View>
-                <View className='weui-cell__bd'>
-                  <Input
-                    className='weui-input'
-                    id='password-input'
-                    password
-                    value={password}
-                    maxlength={128}
-                    placeholder='At least 8 characters'
-                    placeholderClass='weui-input__placeholder'
-                    onInput={(e) => setPassword(e.detail.value)}
-                    onConfirm={() => void submit('bind')}
-                  />
-                </View>
-              </View>
+              <FormCell label='Username' warn={error?.field === 'username'}>
+                <Input
+                  className='weui-input'
+                  id='username-input'
+                  value={username}
+                  maxlength={32}
+                  placeholder='3–32 of a-z 0-9 _ . -'
+                  placeholderClass='weui-input__placeholder'
+                  onInput={(e) => setUsername(e.detail.value)}
+                />
+              </FormCell>
+              <FormCell label='Password' warn={error?.field === 'password'}>
+                <Input
+                  className='weui-input'
+                  id='password-input'
+                  password
+                  value={password}
+                  maxlength={128}
+                  placeholder='At least 8 characters'
+                  placeholderClass='weui-input__placeholder'
+                  onInput={(e) => setPassword(e.detail.value)}
+                  onConfirm={() => void submit('bind')}
+                />
+              </FormCell>
             </View>
             {/* One line reserved for messages, so showing one moves nothing. */}
             <View className='account__messages'>

@@ -3,6 +3,7 @@ import type { Profile } from '@wxkit/shared';
 import { useEffect, useState } from 'react';
 import { api } from '../../api/index.ts';
 import { Avatar } from '../../components/avatar.tsx';
+import { FormCell } from '../../components/form-cell.tsx';
 import { ErrorView, LoadingView, LoggedOutView } from '../../components/status-views.tsx';
 import { toastError, toastSuccess } from '../../components/toast.ts';
 import { WeuiButton } from '../../components/weui-button.tsx';
@@ -108,26 +109,21 @@ function ProfileForm({ profile }: { profile: Profile }) {
                   )}
                 </View>
               </View>
-              <View className={error?.field === 'nickname' ? 'weui-cell weui-cell_active weui-cell_warn' : 'weui-cell weui-cell_active'}>
-                <View className='weui-cell__hd'>
-                  <Text className='weui-label'>Nickname</Text>
-                </View>
-                <View className='weui-cell__bd'>
-                  <Input
-                    className='weui-input'
-                    id='nickname-input'
-                    type='nickname'
-                    value={draft}
-                    maxlength={32}
-                    placeholder='Enter a nickname'
-                    placeholderClass='weui-input__placeholder'
-                    onInput={(e) => setDraft(e.detail.value)}
-                    // WeChat's nickname suggestion may fill the field without an input event.
-                    onBlur={(e) => setDraft(e.detail.value)}
-                    onConfirm={() => void save()}
-                  />
-                </View>
-              </View>
+              <FormCell label='Nickname' warn={error?.field === 'nickname'}>
+                <Input
+                  className='weui-input'
+                  id='nickname-input'
+                  type='nickname'
+                  value={draft}
+                  maxlength={32}
+                  placeholder='Enter a nickname'
+                  placeholderClass='weui-input__placeholder'
+                  onInput={(e) => setDraft(e.detail.value)}
+                  // WeChat's nickname suggestion may fill the field without an input event.
+                  onBlur={(e) => setDraft(e.detail.value)}
+                  onConfirm={() => void save()}
+                />
+              </FormCell>
             </View>
             <View className='profile__messages'>
               {error ? (

@@ -1,5 +1,9 @@
 import { crc32, deflateSync } from 'node:zlib';
 
+/** PNGs written byte by byte in the tests (no binary fixtures), for the server's media suites and the client's. */
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
 function chunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(data.length);
@@ -9,15 +13,20 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([length, body, crc]);
 }
 
-/**
- * A real PNG made here (8-bit RGB, a two-colour diagonal gradient with a white disc), so uploads send an image the
- * server must decode and re-encode, not a fixture file.
- */
-export function makePng(width: number, height: number): Buffer {
+/** A complete PNG: signature, IHDR (`width`, `height`, bit depth, colour type), one IDAT of `rows`, IEND. */
+export function encodePng(width: number, height: number, bitDepth: number, colourType: number, rows: Buffer, level?: number): Buffer {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type RGB, deflate, no filter method, no interlace
+  header.set([bitDepth, colourType, 0, 0, 0], 8); // deflate, no filter method, no interlace
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(rows, { level })), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
+ * A real PNG (8-bit RGB, a two-colour diagonal gradient with a white disc), so uploads send an image the server must
+ * decode and re-encode, not a fixture file.
+ */
+export function makePng(width: number, height: number): Buffer {
   const rows = Buffer.alloc((width * 3 + 1) * height);
   for (let y = 0; y < height; y++) {
     const row = y * (width * 3 + 1);
@@ -29,6 +38,5 @@ export function makePng(width: number, height: number): Buffer {
       rows.set(rgb, row + 1 + x * 3);
     }
   }
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return encodePng(width, height, 8, 2, rows);
 }
