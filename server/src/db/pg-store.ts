@@ -58,6 +58,19 @@ const profileColumns = {
   wechatBound: sql<boolean>`(${wechatIdentities.openid} is not null)`,
 } as const;
 
+/** What the per-request check reads of a session (sessionForAuth, and sessionWithProfile beside the profile). */
+const sessionAuthColumns = {
+  userId: sessions.userId,
+  expiresAt: sessions.expiresAt,
+  revokedAt: sessions.revokedAt,
+  method: sessions.method,
+  keyCheckedAt: sessions.wechatCheckedAt,
+  keyValid: sessions.wechatCheckValid,
+} as const;
+/** sessionWithProfile's columns: the session's, then the profile's with the user's id as `profileId`. */
+const { id: _profileId, ...profileColumnsButId } = profileColumns;
+const sessionWithProfileColumns = { ...sessionAuthColumns, profileId: users.id, ...profileColumnsButId } as const;
+
 /** Host, port and database of a URL, never its password (for messages). */
 export function describePgUrl(url: string): string {
   try {
@@ -238,14 +251,7 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
 
   // The hot path's statements, prepared once per connection by name.
   const sessionForAuth = db
-    .select({
-      userId: sessions.userId,
-      expiresAt: sessions.expiresAt,
-      revokedAt: sessions.revokedAt,
-      method: sessions.method,
-      keyCheckedAt: sessions.wechatCheckedAt,
-      keyValid: sessions.wechatCheckValid,
-    })
+    .select(sessionAuthColumns)
     .from(sessions)
     .where(eq(sessions.id, p('id')))
     .prepare('wxkit_session_for_auth');
@@ -257,21 +263,7 @@ export function createPgStore(db: PgDb, closeDb: () => Promise<void>): Store {
     .where(eq(users.id, p('id')))
     .prepare('wxkit_profile_by_id');
   const sessionWithProfile = db
-    .select({
-      userId: sessions.userId,
-      expiresAt: sessions.expiresAt,
-      revokedAt: sessions.revokedAt,
-      method: sessions.method,
-      keyCheckedAt: sessions.wechatCheckedAt,
-      keyValid: sessions.wechatCheckValid,
-      profileId: users.id,
-      nickname: users.nickname,
-      avatarUrl: users.avatarUrl,
-      phone: users.phoneMasked,
-      createdAt: users.createdAt,
-      username: passwordCredentials.username,
-      wechatBound: profileColumns.wechatBound,
-    })
+    .select(sessionWithProfileColumns)
     .from(sessions)
     .leftJoin(users, eq(users.id, sessions.userId))
     .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))

@@ -38,6 +38,19 @@ const profileColumns = {
   wechatBound: sql<boolean>`(${wechatIdentities.openid} is not null)`.mapWith(Boolean),
 } as const;
 
+/** What the per-request check reads of a session (sessionForAuth, and sessionWithProfile beside the profile). */
+const sessionAuthColumns = {
+  userId: sessions.userId,
+  expiresAt: sessions.expiresAt,
+  revokedAt: sessions.revokedAt,
+  method: sessions.method,
+  keyCheckedAt: sessions.wechatCheckedAt,
+  keyValid: sessions.wechatCheckValid,
+} as const;
+/** sessionWithProfile's columns: the session's, then the profile's with the user's id as `profileId`. */
+const { id: _profileId, ...profileColumnsButId } = profileColumns;
+const sessionWithProfileColumns = { ...sessionAuthColumns, profileId: users.id, ...profileColumnsButId } as const;
+
 export function openSqliteDatabase(path: string) {
   if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path);
@@ -172,34 +185,13 @@ export function createSqliteStore(db: SqliteDb, closeDb: () => void = () => {}):
     keyValid: method === 'wechat' ? 1 : null,
   });
   const sessionForAuth = db
-    .select({
-      userId: sessions.userId,
-      expiresAt: sessions.expiresAt,
-      revokedAt: sessions.revokedAt,
-      method: sessions.method,
-      keyCheckedAt: sessions.wechatCheckedAt,
-      keyValid: sessions.wechatCheckValid,
-    })
+    .select(sessionAuthColumns)
     .from(sessions)
     .where(eq(sessions.id, p('id')))
     .prepare();
-  // Same columns as sessionForAuth and profileById; users is left-joined so a missing user reads as no profile.
+  // users is left-joined so a missing user reads as no profile.
   const sessionWithProfile = db
-    .select({
-      userId: sessions.userId,
-      expiresAt: sessions.expiresAt,
-      revokedAt: sessions.revokedAt,
-      method: sessions.method,
-      keyCheckedAt: sessions.wechatCheckedAt,
-      keyValid: sessions.wechatCheckValid,
-      profileId: users.id,
-      nickname: users.nickname,
-      avatarUrl: users.avatarUrl,
-      phone: users.phoneMasked,
-      createdAt: users.createdAt,
-      username: passwordCredentials.username,
-      wechatBound: profileColumns.wechatBound,
-    })
+    .select(sessionWithProfileColumns)
     .from(sessions)
     .leftJoin(users, eq(users.id, sessions.userId))
     .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))
