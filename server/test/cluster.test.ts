@@ -84,7 +84,6 @@ describe('WORKERS=2: two server processes on one port', { timeout: 90_000 }, () 
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     const pids = answeredBy(server, '/trpc/getProfile');
     expect(pids.size).toBe(2);
-    expect([...pids].every((pid) => listeningPids(server).includes(pid!))).toBe(true);
   });
 
   it('the embedded simulator is one for all workers: codes minted through either are exchanged by either', async () => {

@@ -42,9 +42,15 @@ describe('concurrent first checks of one token', () => {
   it('share one verification: every caller gets the same answer, valid or not', async () => {
     const tokens = createTokenService(SECRET);
     const token = await tokens.sign({ userId: 'u1', sessionId: 's1', issuedAtMs: Date.now(), expiresAtMs: Date.now() + 3600_000 });
+    // One verification in flight: a second caller gets the very promise the first started.
+    const first = tokens.verify(token);
+    expect(first).toBeInstanceOf(Promise);
+    expect(tokens.verify(token)).toBe(first);
     const checks = await Promise.all(Array.from({ length: 50 }, () => tokens.verify(token)));
     expect(checks.every((check) => check.valid && check.claims.sid === 's1')).toBe(true);
     const forged = `${token.slice(0, -4)}AAAA`;
+    const firstRefusal = tokens.verify(forged);
+    expect(tokens.verify(forged)).toBe(firstRefusal);
     const refusals = await Promise.all(Array.from({ length: 50 }, () => tokens.verify(forged)));
     expect(refusals.every((check) => !check.valid && check.reason === 'invalid')).toBe(true);
     // Nothing of the forged one is remembered: it is checked (and refused) again.

@@ -59,6 +59,8 @@ describe('a write while another process holds the write lock', () => {
     const store = openSqliteStore(path);
     const other = new Database(path);
     try {
+      // In WAL mode (a rollback journal would let this read through too, so check the mode itself).
+      expect(other.pragma('journal_mode', { simple: true })).toBe('wal');
       other.prepare('begin immediate').run();
       expect(await store.sessionForAuth('no-such-session')).toBeUndefined();
       other.prepare('rollback').run();
