@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseUnavailableError } from '../src/db/errors.ts';
 import { SWEEP_AGE_MS } from '../src/media/media-service.ts';
 import {
   asProfile,
@@ -196,6 +197,24 @@ describe('refused uploads: a clear 4xx, nothing stored, the server fine', () => 
     const upload = await uploadAvatar(server.url, login.token, await pngImage(40, 40, { seed: 22 }));
     expect(upload.status).toBe(401);
     expect(errorOf(upload.json).data.reason).toBe('revoked');
+  });
+
+  it('answers 503 database_unavailable (not a 500) when the database drops out while the avatar is stored', async () => {
+    const login = await loginAs(server.url, 'media-db-down');
+    // The one fault injected into our own code: what the stores raise when the database cannot be reached.
+    const store = server.app.store;
+    const setAvatarMedia = store.setAvatarMedia;
+    store.setAvatarMedia = async () => {
+      throw new DatabaseUnavailableError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    };
+    try {
+      const upload = await uploadAvatar(server.url, login.token, await pngImage(40, 40, { seed: 23 }));
+      expect(upload.status).toBe(503);
+      expect(errorOf(upload.json).data).toMatchObject({ code: 'SERVICE_UNAVAILABLE', httpStatus: 503, reason: 'database_unavailable' });
+    } finally {
+      store.setAvatarMedia = setAvatarMedia;
+    }
+    expect((await uploadAvatar(server.url, login.token, await pngImage(40, 40, { seed: 23 }))).status).toBe(200);
   });
 });
 

@@ -39,6 +39,19 @@ export function trpcProcedures(request: FastifyRequest): string[] | undefined {
   return decoded === path ? path.split(',') : [...path.split(','), ...decoded.split(',')];
 }
 
+/**
+ * Answers one of our typed errors outside tRPC (the login rate limit, the media routes) in tRPC's envelope: its HTTP
+ * status, its `reason`, Retry-After when it has one, and the procedure's path when the request named exactly one.
+ */
+export function sendAppError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  const httpStatus = getHTTPStatusCodeFromError(error);
+  const procedures = trpcProcedures(request);
+  if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply
+    .code(httpStatus)
+    .send(trpcErrorBody({ code: error.code, httpStatus, reason: error.reason, message: error.message, ...(procedures?.length === 1 ? { path: procedures[0] } : {}) }));
+}
+
 const BODY_LIMIT_TEXT = (limit: number) => `${Math.round(limit / 1024)} KiB`;
 
 /**
@@ -65,15 +78,8 @@ export const httpErrorsPlugin = fp(
     app.all('/trpc/*', noProcedure);
 
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      if (error instanceof AppError) {
-        // Our typed errors raised outside tRPC (the login rate limit's database, the media routes): same envelope.
-        const httpStatus = getHTTPStatusCodeFromError(error);
-        const procedures = trpcProcedures(request);
-        if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
-        return reply
-          .code(httpStatus)
-          .send(trpcErrorBody({ code: error.code, httpStatus, reason: error.reason, message: error.message, ...(procedures?.length === 1 ? { path: procedures[0] } : {}) }));
-      }
+      // Our typed errors raised outside tRPC (the login rate limit's database): same envelope.
+      if (error instanceof AppError) return sendAppError(request, reply, error);
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
       if (status >= 500) {
         request.log.error({ err: error }, 'request failed before reaching a route');

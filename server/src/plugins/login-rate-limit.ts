@@ -2,7 +2,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Store } from '../db/store.ts';
-import { trpcErrorBody, trpcProcedures } from './http-errors.ts';
+import { AppError } from '../trpc/app-error.ts';
+import { sendAppError, trpcProcedures } from './http-errors.ts';
 
 export interface LoginRateLimitOptions {
   /** Logins allowed per client address per minute. */
@@ -63,18 +64,8 @@ export const loginRateLimitPlugin = fp<LoginRateLimitOptions>(
 
       const retryAfter = Math.max(1, exceeded.ttlInSeconds);
       request.log.warn({ logins, limit: exceeded.max }, 'login rate limit reached for this address');
-      void reply
-        .code(429)
-        .header('retry-after', String(retryAfter))
-        .send(
-          trpcErrorBody({
-            code: 'TOO_MANY_REQUESTS',
-            httpStatus: 429,
-            reason: 'rate_limited',
-            message: `Too many logins from this address (limit ${exceeded.max} a minute): wait ${retryAfter} s (the Retry-After header), then log in again with a fresh code.`,
-            ...(procedures.length === 1 ? { path: 'login' } : {}),
-          }),
-        );
+      const message = `Too many logins from this address (limit ${exceeded.max} a minute): wait ${retryAfter} s (the Retry-After header), then log in again with a fresh code.`;
+      void sendAppError(request, reply, new AppError('TOO_MANY_REQUESTS', 'rate_limited', message, retryAfter));
       return true;
     }
 

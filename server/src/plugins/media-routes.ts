@@ -1,14 +1,13 @@
 import multipart from '@fastify/multipart';
-import type { ErrorReason } from '@wxkit/shared';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuthService } from '../auth/auth-service.ts';
 import { profileToWire } from '../auth/profile-wire.ts';
 import { ImageRejected, MAX_UPLOAD_BYTES, processAvatar } from '../media/avatar-image.ts';
 import { contentTypeOf } from '../media/media-storage.ts';
-import { unauthorized } from '../trpc/app-error.ts';
+import { AppError, unauthorized } from '../trpc/app-error.ts';
 import { INTERNAL_ERROR_MESSAGE } from '../trpc/format-error.ts';
-import { trpcErrorBody } from './http-errors.ts';
+import { sendAppError } from './http-errors.ts';
 
 /** wx.uploadFile's `formData` rides along as text fields: a few, small. */
 const MAX_FIELDS = 20;
@@ -26,36 +25,20 @@ const HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,
 const MIB = `${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`;
 const HOW = 'send the image as multipart/form-data in the field named "file" (wx.uploadFile / Taro.uploadFile with name: \'file\')';
 
-type Refusal = {
-  status: number;
-  code: 'BAD_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'UNAUTHORIZED' | 'NOT_FOUND' | 'INTERNAL_SERVER_ERROR';
-  reason: ErrorReason;
-  message: string;
-};
-
-const invalid = (message: string): Refusal => ({ status: 400, code: 'BAD_REQUEST', reason: 'invalid_input', message });
-const tooLarge = (): Refusal => ({
-  status: 413,
-  code: 'PAYLOAD_TOO_LARGE',
-  reason: 'too_large',
-  message: `The file is larger than ${MIB}: send a smaller image (compress a photo first, e.g. with wx.compressImage; a chooseAvatar image is far below the limit).`,
-});
-const notFound = (): Refusal => ({
-  status: 404,
-  code: 'NOT_FOUND',
-  reason: 'invalid_input',
-  message: 'No such image: stored images are at /media/<64 hex>.<jpg|png|webp>, exactly as a profile\'s avatarUrl gives them.',
-});
-
-class UploadRefused extends Error {
-  constructor(readonly refusal: Refusal) {
-    super(refusal.message);
-  }
-}
+/** A refused media request: one of our typed errors, answered in tRPC's envelope (see sendAppError). */
+const invalid = (message: string) => new AppError('BAD_REQUEST', 'invalid_input', message);
+const tooLarge = () =>
+  new AppError(
+    'PAYLOAD_TOO_LARGE',
+    'too_large',
+    `The file is larger than ${MIB}: send a smaller image (compress a photo first, e.g. with wx.compressImage; a chooseAvatar image is far below the limit).`,
+  );
+const notFound = () =>
+  new AppError('NOT_FOUND', 'invalid_input', 'No such image: stored images are at /media/<64 hex>.<jpg|png|webp>, exactly as a profile\'s avatarUrl gives them.');
 
 /** How @fastify/multipart and busboy report what they refused, in our words. */
-function refusalFromMultipart(error: unknown): Refusal {
-  if (error instanceof UploadRefused) return error.refusal;
+function refusalFromMultipart(error: unknown): AppError {
+  if (error instanceof AppError) return error;
   const code = (error as { code?: string }).code;
   switch (code) {
     case 'FST_REQ_FILE_TOO_LARGE':
@@ -96,15 +79,12 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
     const media = app.mediaService;
     const storage = app.mediaStorage;
 
-    const send = (reply: FastifyReply, refusal: Refusal) =>
-      reply.code(refusal.status).send(trpcErrorBody({ code: refusal.code, httpStatus: refusal.status, reason: refusal.reason, message: refusal.message }));
-
     /**
      * Answers a refused upload. The body may still be arriving: it is read and dropped first (bounded), because many
      * HTTP clients (wx.uploadFile among them) report a broken connection instead of an answer sent while they are
      * still writing. Past the bound the connection is closed after the answer.
      */
-    async function refuse(request: FastifyRequest, reply: FastifyReply, refusal: Refusal) {
+    async function refuse(request: FastifyRequest, reply: FastifyReply, refusal: AppError) {
       const raw = request.raw;
       if (!raw.readableEnded && !raw.destroyed) {
         const declared = Number(request.headers['content-length'] ?? 0);
@@ -114,7 +94,7 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
           reply.raw.once('finish', () => raw.socket?.destroySoon());
         }
       }
-      return send(reply, refusal);
+      return sendAppError(request, reply, refusal);
     }
 
     // Only multipart is read here; every other body is left unread and answered 415 by the handler.
@@ -123,10 +103,12 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
     await app.register(multipart, { limits: { fileSize: MAX_UPLOAD_BYTES } });
 
     app.setErrorHandler(async (error: FastifyError, request, reply) => {
+      // Ours (the database unreachable: 503 database_unavailable), answered as such.
+      if (error instanceof AppError) return refuse(request, reply, error);
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
       if (status === 500) {
         request.log.error({ err: error }, 'media request failed');
-        return refuse(request, reply, { status: 500, code: 'INTERNAL_SERVER_ERROR', reason: 'internal', message: INTERNAL_ERROR_MESSAGE });
+        return refuse(request, reply, new AppError('INTERNAL_SERVER_ERROR', 'internal', INTERNAL_ERROR_MESSAGE));
       }
       return refuse(request, reply, invalid(`${error.message}: ${HOW}.`));
     });
@@ -135,10 +117,10 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
       const started = performance.now();
       // First, before the body is read (no parser here reads it): a request without a live session never gets its upload looked at.
       const auth = await options.authService.authenticate(request.headers.authorization);
-      if (!auth.valid) return refuse(request, reply, { status: 401, code: 'UNAUTHORIZED', reason: auth.reason, message: unauthorized(auth.reason).message });
+      if (!auth.valid) return refuse(request, reply, unauthorized(auth.reason));
       const userId = auth.userId;
       if (!request.isMultipart()) {
-        return refuse(request, reply, { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', reason: 'invalid_input', message: `The request is not multipart/form-data: ${HOW}.` });
+        return refuse(request, reply, new AppError('UNSUPPORTED_MEDIA_TYPE', 'invalid_input', `The request is not multipart/form-data: ${HOW}.`));
       }
       if (Number(request.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(request, reply, tooLarge());
       const base = options.publicUrl ?? originOf(request);
@@ -151,12 +133,12 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
         });
         for await (const part of parts) {
           if (part.type === 'field') {
-            if (part.valueTruncated) throw new UploadRefused(invalid(`The form field "${part.fieldname.slice(0, 40)}" is longer than ${MAX_FIELD_BYTES / 1024} KiB: send only small text fields beside the file.`));
+            if (part.valueTruncated) throw invalid(`The form field "${part.fieldname.slice(0, 40)}" is longer than ${MAX_FIELD_BYTES / 1024} KiB: send only small text fields beside the file.`);
             continue; // wx.uploadFile's formData: accepted, unused
           }
           if (part.fieldname !== 'file') {
             part.file.resume();
-            throw new UploadRefused(invalid(`The file came in the field "${part.fieldname.slice(0, 40)}": ${HOW}.`));
+            throw invalid(`The file came in the field "${part.fieldname.slice(0, 40)}": ${HOW}.`);
           }
           upload = await part.toBuffer();
         }
@@ -173,7 +155,7 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
         throw error;
       }
       const stored = await media.setAvatar(userId, image, base);
-      if (!stored) return refuse(request, reply, { status: 401, code: 'UNAUTHORIZED', reason: 'invalid', message: unauthorized('invalid').message });
+      if (!stored) return refuse(request, reply, unauthorized('invalid'));
       request.log.info(
         { key: stored.key, inputFormat: image.inputFormat, inputBytes: upload.length, outputBytes: image.bytes.length, width: image.width, height: image.height, ms: Math.round(performance.now() - started) },
         'avatar stored',
@@ -185,9 +167,9 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
     // extension, the folder itself) is a 404: the raw URL is matched, so nothing is decoded into a path.
     const serve = async (request: FastifyRequest, reply: FastifyReply) => {
       const key = KEY_PATH.exec(request.url.split('?')[0] ?? '')?.[1];
-      if (!key) return send(reply, notFound());
+      if (!key) return sendAppError(request, reply, notFound());
       const bytes = await storage.get(key);
-      if (!bytes) return send(reply, notFound());
+      if (!bytes) return sendAppError(request, reply, notFound());
       // The key is the sha256 of the bytes: they never change, so caches keep them for good and the key is the ETag.
       const etag = `"${key}"`;
       reply.header('cache-control', IMMUTABLE).header('x-content-type-options', 'nosniff').header('etag', etag);
