@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAccountService } from './accounts/account-service.ts';
 import { createPasswordHasher } from './accounts/passwords.ts';
 import { createAuthService } from './auth/auth-service.ts';
-import { resolveJwtSecret } from './auth/jwt-secret.ts';
+import { resolveServerSecret } from './auth/jwt-secret.ts';
 import { createSecretBox } from './auth/secret-box.ts';
 import { createTokenService } from './auth/tokens.ts';
 import { createAccessTokenManager } from './wechat-data/access-token.ts';
@@ -39,8 +38,6 @@ export interface BuildAppOptions {
   now?: () => number;
   /** How `/trpc` is served: the fast handler (default) or tRPC's stock adapter (wire-compatibility tests). */
   trpcAdapter?: TRPCAdapter;
-  /** Check every procedure's output against its schema (default: `config.validateOutputs`). */
-  validateOutputs?: boolean;
 }
 
 /** Builds the whole app without listening: `server.ts` owns `listen`, tests use port 0. */
@@ -64,12 +61,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   // Simulator mode: the simulator is embedded, or, in a cluster worker, the primary's one reached through a proxy.
   const upstream = config.wechat.kind === 'simulator' ? config.simulatorUpstream : undefined;
+  const upstreamBase = upstream ? `${upstream}/__wechat` : undefined;
   const wechat =
     config.wechat.kind === 'real'
       ? config.wechat
-      : { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, apiBase: config.wechat.apiBase ?? (upstream ? `${upstream}/__wechat` : undefined) };
-  if (upstream) {
-    await app.register(simulatorProxyPlugin, { upstream: `${upstream}/__wechat` });
+      : { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, apiBase: config.wechat.apiBase ?? upstreamBase };
+  if (upstreamBase) {
+    await app.register(simulatorProxyPlugin, { upstream: upstreamBase });
   } else if (config.wechat.kind === 'simulator') {
     await app.register(wechatSimulatorPlugin, { appId: SIMULATOR_APPID, secret: SIMULATOR_SECRET, ...options.simulator });
   }
@@ -82,10 +80,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
   // After requests in flight have finished: drop the kept-alive sockets to WeChat (or to our own simulator).
   app.addHook('onClose', async () => wechatClient.close());
-  // Simulator mode without JWT_SECRET: one generated key, beside the SQLite file, or in PostgreSQL for every instance.
-  const serverSecret = config.databaseUrl
-    ? (config.jwtSecret ?? (await app.store.sharedSecret('jwt', randomBytes(48).toString('base64url'), Date.now())))
-    : resolveJwtSecret(config.jwtSecret, config.databasePath);
+  const serverSecret = await resolveServerSecret(config, app.store);
   const tokens = createTokenService(serverSecret);
   // Seals WeChat's session_key and access_token at rest, with a key derived from the server secret.
   const secretBox = createSecretBox(serverSecret);
@@ -97,7 +92,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     wechat: wechatClient,
     secretBox,
     sessionTtlSeconds: config.sessionTtlSeconds,
-    exchangeLeaseMs: config.wechatTimeoutMs + 5_000,
+    wechatTimeoutMs: config.wechatTimeoutMs,
     ...clock,
     log: app.log,
   });
@@ -118,7 +113,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   });
   await app.register(httpErrorsPlugin);
   await app.register(loginRateLimitPlugin, { perMinute: config.loginRateLimitPerMinute, ...clock });
-  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys, mediaService: app.mediaService }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}), validateOutputs: options.validateOutputs ?? config.validateOutputs });
+  await app.register(trpcPlugin, { services: { authService, accountService, phoneService, weRunService, sessionKeys, mediaService: app.mediaService }, ...(options.trpcAdapter ? { adapter: options.trpcAdapter } : {}), validateOutputs: config.validateOutputs });
   await app.register(mediaRoutesPlugin, { authService, publicUrl: config.publicUrl });
   await app.register(openapiPlugin, { simulator: config.wechat.kind === 'simulator' });
   // The mini-program's H5 build at `/` (client/dist/h5); the API stays at /trpc.

@@ -6,7 +6,6 @@ import { openPgStore } from './db/pg-store.ts';
 import { openSqliteStore } from './db/sqlite-store.ts';
 import { loggerOptions } from './logger.ts';
 import { wechatSimulatorPlugin } from './plugins/wechat-simulator.ts';
-import { resolveJwtSecret } from './auth/jwt-secret.ts';
 import { SIMULATOR_APPID } from './wechat/simulator.ts';
 
 /** A worker that dies this soon after its start is crash-looping: replacements then wait, up to this long. */
@@ -103,7 +102,7 @@ export async function runPrimary(config: Config, onReady: (ready: PrimaryReady) 
   for (let i = 0; i < config.workers; i++) fork();
 }
 
-/** Migrations and the generated token key, once, before the workers start (they would race for them). */
+/** Migrations, once, before the workers start (they would race for them). The token key is race-safe by itself. */
 async function prepareDatabase(config: Config): Promise<void> {
   if (config.databaseUrl) {
     const store = await openPgStore({ url: config.databaseUrl, poolSize: 1 });
@@ -112,5 +111,4 @@ async function prepareDatabase(config: Config): Promise<void> {
   }
   const store = openSqliteStore(config.databasePath);
   await store.close();
-  resolveJwtSecret(config.jwtSecret, config.databasePath);
 }

@@ -29,28 +29,11 @@ async function main() {
   };
 
   if (config.workers > 1 && cluster.isPrimary) {
-    try {
-      await runPrimary(config, ({ address }) => banner(address));
-    } catch (error) {
-      if (error instanceof DatabaseConnectError) {
-        process.stderr.write(`The server did not start: ${error.message}\n`);
-        process.exit(1);
-      }
-      throw error;
-    }
+    await runPrimary(config, ({ address }) => banner(address));
     return;
   }
 
-  let app;
-  try {
-    app = await buildApp(config);
-  } catch (error) {
-    if (error instanceof DatabaseConnectError) {
-      process.stderr.write(`The server did not start: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const app = await buildApp(config);
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
@@ -89,4 +72,11 @@ async function main() {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  // PostgreSQL unreachable at start (the primary's preparation or a worker's app): say where and what to check.
+  if (error instanceof DatabaseConnectError) {
+    process.stderr.write(`The server did not start: ${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+});

@@ -1,7 +1,7 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AuthFailureReason, LoginOutput } from '@wxkit/shared';
 import type { NewSession, ProfileRow, SessionAuthRow, SessionMethod, Store } from '../db/store.ts';
-import type { WeChatClient } from '../wechat/client.ts';
+import { callLeaseMs, type WeChatClient } from '../wechat/client.ts';
 import { WeChatError, type WeChatFailureReason } from '../wechat/errors.ts';
 import { profileToWire } from './profile-wire.ts';
 import { randomId } from './random-id.ts';
@@ -33,8 +33,8 @@ export interface AuthServiceOptions {
   /** Seals WeChat's session_key before it is stored. */
   secretBox: SecretBox;
   sessionTtlSeconds: number;
-  /** How long a claim on a code may stay pending before others give up on it: longer than one WeChat call. */
-  exchangeLeaseMs?: number;
+  /** WeChat's call timeout: a claim on a code stays pending at most a little longer (callLeaseMs). */
+  wechatTimeoutMs: number;
   now?: () => number;
   /** Where failed exchanges are logged (the app's pino logger). WeChatError details never hold a secret or the code. */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -75,8 +75,8 @@ export function createAuthService(options: AuthServiceOptions) {
   /** Exchanges under way, so concurrent submissions of one code share one call to WeChat (per process). */
   const inFlight = new Map<string, Promise<LoginOutput>>();
   /** This process's name on the code exchanges it claims. */
-  const owner = randomBytes(9).toString('base64url');
-  const exchangeLeaseMs = options.exchangeLeaseMs ?? 15_000;
+  const owner = randomId(9);
+  const exchangeLeaseMs = callLeaseMs(options.wechatTimeoutMs);
 
   async function replay(codeHash: string): Promise<LoginOutput | undefined> {
     const row = await store.sessionByCodeHash(codeHash);
@@ -141,6 +141,7 @@ export function createAuthService(options: AuthServiceOptions) {
   }
 
   async function exchangeAsOwner(code: string, codeHash: string): Promise<LoginOutput> {
+    let failureRecorded = false;
     try {
       // A code exchanged before (its claim released when its session was stored): the same session again.
       const replayed = await replay(codeHash);
@@ -155,6 +156,7 @@ export function createAuthService(options: AuthServiceOptions) {
         if (error instanceof WeChatError) {
           const failure = { reason: error.reason, errcode: error.errcode ?? null, detail: error.detail };
           await store.failCodeExchange(codeHash, owner, failure, now(), now() + CODE_REPLAY_WINDOW_MS);
+          failureRecorded = true;
           logFailure(error);
         }
         throw error;
@@ -175,8 +177,7 @@ export function createAuthService(options: AuthServiceOptions) {
       return output;
     } catch (error) {
       // A recorded failure stays (it is the answer for 5 minutes); anything else frees the code for the waiters.
-      const claim = await store.codeExchange(codeHash).catch(() => undefined);
-      if (claim?.state === 'pending' && claim.owner === owner) await store.releaseCodeExchange(codeHash, owner).catch(() => undefined);
+      if (!failureRecorded) await store.releaseCodeExchange(codeHash, owner).catch(() => undefined);
       throw error;
     }
   }

@@ -4,7 +4,7 @@ import { CONTENT_TYPES, type MediaExtension } from './media-storage.ts';
 /** The largest upload accepted (2 MiB): a chooseAvatar image is far smaller; a phone photo fits. */
 export const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
 /** Stored avatars fit inside this square. */
-export const AVATAR_MAX_SIDE = 512;
+const AVATAR_MAX_SIDE = 512;
 /**
  * Pixels an input may declare. Checked on the header before anything is decoded: a 2 MiB PNG can declare
  * 20000×20000 (400 megapixels, over a gigabyte once decoded). 40 MP is above any phone camera's default photo.
@@ -40,7 +40,7 @@ const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
  * What the bytes are, from their magic numbers alone (the file name and the declared type are the client's word
  * and are ignored). Throws ImageRejected, naming what it found, for anything but JPEG, PNG and WebP.
  */
-export function sniffImageType(bytes: Buffer): InputFormat {
+function sniffImageType(bytes: Buffer): InputFormat {
   if (bytes.length === 0) throw new ImageRejected(`The file is empty: ${SEND}.`);
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';

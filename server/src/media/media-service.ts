@@ -20,7 +20,6 @@ export interface MediaServiceOptions {
 }
 
 export interface MediaService {
-  readonly storage: MediaStorage;
   /**
    * Stores a processed avatar and points the user at it (`avatarUrl` = `<baseUrl>/media/<key>`). The user's previous
    * stored image is released. Undefined when the user no longer exists.
@@ -28,8 +27,6 @@ export interface MediaService {
   setAvatar(userId: string, image: AvatarImage, baseUrl: string): Promise<{ profile: ProfileRow; key: string } | undefined>;
   /** A stored image some change stopped using: removed in the background when no user refers to it any more. */
   release(key: string): void;
-  /** Removes the image now if no user refers to it; true when it was removed. Never throws (failures are logged). */
-  collect(key: string): Promise<boolean>;
   /** Collects every image no user has referred to for SWEEP_AGE_MS; how many were removed. */
   sweep(): Promise<number>;
   /** Resolves when every release and sweep started so far has finished (tests). */
@@ -38,7 +35,7 @@ export interface MediaService {
   close(): Promise<void>;
 }
 
-export function mediaKeyOf(image: AvatarImage): string {
+function mediaKeyOf(image: AvatarImage): string {
   return `${createHash('sha256').update(image.bytes).digest('hex')}.${image.ext}`;
 }
 
@@ -109,8 +106,6 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
   }
 
   return {
-    storage,
-
     async setAvatar(userId, image, baseUrl) {
       const key = mediaKeyOf(image);
       await storage.put(key, image.bytes, image.contentType);
@@ -133,8 +128,6 @@ export function createMediaService(options: MediaServiceOptions): MediaService {
     release(key) {
       void collect(key);
     },
-
-    collect,
 
     sweep() {
       return track(

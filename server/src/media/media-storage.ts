@@ -16,14 +16,15 @@ export interface MediaStorage {
   close(): Promise<void>;
 }
 
-export const MEDIA_EXTENSIONS = ['jpg', 'png', 'webp'] as const;
-export type MediaExtension = (typeof MEDIA_EXTENSIONS)[number];
-
-export const CONTENT_TYPES: Record<MediaExtension, string> = {
+export const CONTENT_TYPES = {
   jpg: 'image/jpeg',
   png: 'image/png',
   webp: 'image/webp',
-};
+} as const;
+export type MediaExtension = keyof typeof CONTENT_TYPES;
+
+/** A key's bytes never change: HTTP caches (and the bucket's objects) may keep them for good. */
+export const IMMUTABLE_CACHE = 'public, max-age=31536000, immutable';
 
 /** Exactly what a key looks like: 64 lower-case hex digits, a dot, a known extension. Nothing else is ever a path. */
 export const MEDIA_KEY = /^[0-9a-f]{64}\.(?:jpg|png|webp)$/;

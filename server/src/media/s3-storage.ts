@@ -1,5 +1,5 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { assertMediaKey, type MediaStorage } from './media-storage.ts';
+import { assertMediaKey, IMMUTABLE_CACHE, type MediaStorage } from './media-storage.ts';
 
 export interface S3StorageOptions {
   endpoint: string;
@@ -39,7 +39,7 @@ export function createS3MediaStorage(options: S3StorageOptions): MediaStorage {
     async put(key, bytes, contentType) {
       assertMediaKey(key);
       // Keys are content-addressed: served straight from the bucket (or a CDN in front of it) they may be cached forever too.
-      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: bytes, ContentType: contentType, CacheControl: 'public, max-age=31536000, immutable' }));
+      await client.send(new PutObjectCommand({ Bucket, Key: key, Body: bytes, ContentType: contentType, CacheControl: IMMUTABLE_CACHE }));
     },
 
     async get(key) {

@@ -1,6 +1,7 @@
 import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { authFailureReasons, errorReasons } from '@wxkit/shared';
 import { z } from 'zod';
+import { CONTENT_TYPES, IMMUTABLE_CACHE, MEDIA_KEY } from '../media/media-storage.ts';
 import { listProcedures, sharedSchemaName, type ProcedureInfo } from './procedures.ts';
 
 /**
@@ -258,7 +259,7 @@ const simulatorPaths: Record<string, Json> = {
  * wx.uploadFile sends, and the stored images. Written by hand: they are not procedures.
  */
 function mediaPaths(profileSchema: Json): Record<string, Json> {
-  const imageTypes = ['image/jpeg', 'image/png', 'image/webp'];
+  const imageTypes = Object.values(CONTENT_TYPES);
   return {
     '/media/avatar': {
       post: {
@@ -296,15 +297,15 @@ function mediaPaths(profileSchema: Json): Record<string, Json> {
       get: {
         operationId: 'getMedia',
         summary: 'A stored image (public; cached for good)',
-        description: 'Content-addressed: the key is the sha256 of the bytes, so they never change (`cache-control: public, max-age=31536000, immutable`, ETag = the key). HEAD works too. Anything that is not exactly a stored key answers 404.',
+        description: 'Content-addressed: the key is the sha256 of the bytes, so they never change (`cache-control: ' + IMMUTABLE_CACHE + '`, ETag = the key). HEAD works too. Anything that is not exactly a stored key answers 404.',
         tags: ['media'],
         security: [],
-        parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}\\.(?:jpg|png|webp)$' }, example: `${'0'.repeat(64)}.jpg` }],
+        parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string', pattern: MEDIA_KEY.source }, example: `${'0'.repeat(64)}.jpg` }],
         responses: {
           '200': {
             description: 'The image.',
             headers: {
-              'cache-control': { schema: { type: 'string', const: 'public, max-age=31536000, immutable' } },
+              'cache-control': { schema: { type: 'string', const: IMMUTABLE_CACHE } },
               etag: { schema: { type: 'string' } },
               'x-content-type-options': { schema: { type: 'string', const: 'nosniff' } },
             },

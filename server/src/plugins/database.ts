@@ -17,7 +17,8 @@ export interface DatabasePluginOptions {
   path: string;
   /** PostgreSQL URL: several server processes share one database. */
   url?: string | undefined;
-  poolSize?: number;
+  /** PostgreSQL connections this process may hold (DATABASE_POOL_SIZE). */
+  poolSize: number;
 }
 
 /** How often expired rows (code exchanges, old counters) are deleted. */
@@ -31,8 +32,8 @@ export const databasePlugin = fp<DatabasePluginOptions>(
   async (app, options) => {
     let store: Store;
     if (options.url) {
-      store = await openPgStore({ url: options.url, poolSize: options.poolSize ?? 10, log: app.log });
-      app.log.info({ database: describePgUrl(options.url), poolSize: options.poolSize ?? 10 }, 'connected to PostgreSQL');
+      store = await openPgStore({ url: options.url, poolSize: options.poolSize, log: app.log });
+      app.log.info({ database: describePgUrl(options.url), poolSize: options.poolSize }, 'connected to PostgreSQL');
       app.decorate('sqlite', undefined);
     } else {
       const sqliteStore = openSqliteStore(options.path);

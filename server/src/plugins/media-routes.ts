@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import type { AuthService } from '../auth/auth-service.ts';
 import { profileToWire } from '../auth/profile-wire.ts';
 import { ImageRejected, MAX_UPLOAD_BYTES, processAvatar } from '../media/avatar-image.ts';
-import { contentTypeOf } from '../media/media-storage.ts';
+import { contentTypeOf, IMMUTABLE_CACHE, isMediaKey } from '../media/media-storage.ts';
 import { AppError, unauthorized } from '../trpc/app-error.ts';
 import { INTERNAL_ERROR_MESSAGE } from '../trpc/format-error.ts';
 import { sendAppError } from './http-errors.ts';
@@ -18,8 +18,6 @@ const MAX_BODY_BYTES = MAX_UPLOAD_BYTES + MAX_FIELDS * MAX_FIELD_BYTES + 16 * 10
 const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 const DISCARD_TIMEOUT_MS = 10_000;
 
-const IMMUTABLE = 'public, max-age=31536000, immutable';
-const KEY_PATH = /^\/media\/([0-9a-f]{64}\.(?:jpg|png|webp))$/;
 /** A Host header we are willing to put into a stored URL (when PUBLIC_URL is not set). */
 const HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 const MIB = `${MAX_UPLOAD_BYTES / 1024 / 1024} MiB`;
@@ -166,14 +164,17 @@ export const mediaRoutesPlugin = fp<MediaRoutesOptions>(
     // Anything under /media that is not exactly a key (`..`, percent-encoding, wrong length, upper-case, unknown
     // extension, the folder itself) is a 404: the raw URL is matched, so nothing is decoded into a path.
     const serve = async (request: FastifyRequest, reply: FastifyReply) => {
-      const key = KEY_PATH.exec(request.url.split('?')[0] ?? '')?.[1];
-      if (!key) return sendAppError(request, reply, notFound());
-      const bytes = await storage.get(key);
-      if (!bytes) return sendAppError(request, reply, notFound());
+      const path = request.url.split('?')[0] ?? '';
+      const key = path.startsWith('/media/') ? path.slice('/media/'.length) : '';
+      if (!isMediaKey(key)) return sendAppError(request, reply, notFound());
       // The key is the sha256 of the bytes: they never change, so caches keep them for good and the key is the ETag.
       const etag = `"${key}"`;
-      reply.header('cache-control', IMMUTABLE).header('x-content-type-options', 'nosniff').header('etag', etag);
-      if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      // A cache revalidating needs only to know the key is still stored, not its bytes (a whole GET on a bucket).
+      const notModified = matchesEtag(request.headers['if-none-match'], etag);
+      const bytes = notModified ? undefined : await storage.get(key);
+      if (notModified ? !(await storage.exists(key)) : !bytes) return sendAppError(request, reply, notFound());
+      reply.header('cache-control', IMMUTABLE_CACHE).header('x-content-type-options', 'nosniff').header('etag', etag);
+      if (notModified) return reply.code(304).send();
       return reply.type(contentTypeOf(key)).send(bytes);
     };
     app.get('/media', serve);

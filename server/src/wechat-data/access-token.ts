@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../auth/random-id.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import type { Store } from '../db/store.ts';
-import type { WeChatClient } from '../wechat/client.ts';
+import { callLeaseMs, type WeChatClient } from '../wechat/client.ts';
 import { WeChatError } from '../wechat/errors.ts';
 
 export interface AccessTokenManagerOptions {
@@ -34,8 +34,8 @@ export function createAccessTokenManager(options: AccessTokenManagerOptions) {
   const now = options.now ?? Date.now;
   const aheadMs = options.refreshAheadMs ?? 5 * 60_000;
   const pollMs = options.pollMs ?? 25;
-  const leaseMs = options.timeoutMs + 5_000;
-  const owner = randomBytes(9).toString('base64url');
+  const leaseMs = callLeaseMs(options.timeoutMs);
+  const owner = randomId(9);
 
   let cached: { token: string; expiresAt: number } | undefined;
   let flight: Promise<string> | undefined;

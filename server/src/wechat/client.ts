@@ -2,6 +2,12 @@ import { sessionKeySignature } from './encrypted-data.ts';
 import { reasonForErrcode, STALE_SESSION_KEY_ERRCODE, WeChatError, type WeChatApi } from './errors.ts';
 import { createHttpRequester, HttpRequestError, type HttpAnswer } from './http-request.ts';
 
+/**
+ * How long a process may hold a claim on a WeChat call (a login code's exchange, the access_token's refresh) before
+ * the others take over: one call's timeout plus a margin, so a live owner is never overtaken.
+ */
+export const callLeaseMs = (timeoutMs: number) => timeoutMs + 5_000;
+
 export interface Code2SessionResult {
   openid: string;
   sessionKey: string;
