@@ -2,29 +2,23 @@
 // 20 interleaved attempts each against our production bundle (server/dist/server.js, simulator mode, a temp
 // database), printed as a ratio measured in this run. Nothing is asserted (CI runs it quick); the issue's goal is a
 // difference under 25 %.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer, stopServer } from './lib/server-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const rounds = process.env.BENCH_QUICK === '1' ? 10 : 20;
 const dir = mkdtempSync(join(tmpdir(), 'wxkit-bench-passwords-'));
 
-const child = spawn(process.execPath, [join(root, 'server/dist/server.js')], {
-  env: { PATH: process.env.PATH, PORT: '0', DATABASE_PATH: join(dir, 'app.db'), LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'pipe', 'inherit'],
+// PATH only from this shell: simulator mode, whatever WeChat or JWT variables it sets.
+const env = { PORT: '0', DATABASE_PATH: join(dir, 'app.db'), LOG_LEVEL: 'warn' };
+const server = await startServer('our server', [join(root, 'server/dist/server.js')], env, { baseEnv: { PATH: process.env.PATH } }).catch((error) => {
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`${error.message}\nrun \`npm run build -w @wxkit/server\` first`);
 });
-const url = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    const match = /ready: (http:\/\/\S+)/.exec(out);
-    if (match) resolve(match[1]);
-  });
-  child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready: run \`npm run build -w @wxkit/server\` first`)));
-});
+const { url } = server;
 
 const post = async (procedure, body) => {
   const started = performance.now();
@@ -53,7 +47,6 @@ try {
       ` → unknown/wrong ${ratio.toFixed(2)}× (goal: within 25 %, ${Math.abs(ratio - 1) <= 0.25 ? 'met' : 'MISSED'})\n`,
   );
 } finally {
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
+  await stopServer(server);
   rmSync(dir, { recursive: true, force: true });
 }

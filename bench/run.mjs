@@ -17,13 +17,14 @@
 // BENCH_COMPARE=<a server bundle> (an extra row set, e.g. a build of the previous commit, for a before/after in one
 // run), BENCH_CPU_PROF=1 (node --cpu-prof for each server process, into bench/results/profiles/<server>-<time>/;
 // summarize with `node bench/profile-top.mjs <file> [top] [--last=<seconds>]`).
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { startServer as startProcess, stopAllServers, stopServer } from './lib/server-process.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsDir = join(root, 'bench/results');
@@ -139,54 +140,12 @@ async function buildAll(buildDir) {
   });
 }
 
-/** Every process this run started and has not stopped: stopped on Ctrl-C too, so none outlives the run. */
-const running = new Set();
-
-function startServer(name, args, env) {
-  // A folder per server: cluster workers inherit the flags, and each process writes its own profile there.
-  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles', `${name}-${Date.now()}`)}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not start within 60 s:\n${output}`));
-    }, 60_000);
-    const onData = (chunk) => {
-      output += chunk.toString();
-      const match = /ready: (http:\/\/[^\s]+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        const server = { name, child, pid: child.pid, url: match[1].replace(/\/$/, '') };
-        running.add(server);
-        resolve(server);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk) => {
-      output += chunk.toString();
-      if (output.length > 20_000) output = output.slice(-20_000);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with code ${code} before it was ready:\n${output}`));
-    });
-  });
-}
-
-function stopServer(server) {
-  if (!server) return Promise.resolve();
-  running.delete(server);
-  return new Promise((resolve) => {
-    server.child.removeAllListeners('exit');
-    if (server.child.exitCode !== null) return resolve();
-    server.child.once('exit', () => resolve());
-    server.child.kill('SIGTERM');
-    setTimeout(() => server.child.kill('SIGKILL'), 15_000).unref();
-  });
-}
+/**
+ * A server process. BENCH_CPU_PROF=1: a profile folder per server (cluster workers inherit the flags, and each process
+ * writes its own profile there).
+ */
+const startServer = (name, args, env) =>
+  startProcess(name, args, env, { nodeArgs: cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles', `${name}-${Date.now()}`)}`] : [] });
 
 /** A server and the WeChat simulator (its own process) it is configured to call; both stopped by `stop`. */
 async function withSimulator(name, start) {
@@ -582,7 +541,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     log(`bench: ${signal}, stopping what it started`);
     loader?.kill();
-    Promise.all([...running].map(stopServer), pgCluster?.destroy())
+    Promise.all([stopAllServers(), pgCluster?.destroy()])
       .catch(() => undefined)
       .finally(() => process.exit(130));
   });

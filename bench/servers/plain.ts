@@ -7,26 +7,15 @@
  * answers a token; it is only used before a measurement. Bundled by bench/run.mjs and started as its own process.
  */
 import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { jwtVerify, SignJWT } from 'jose';
+import { openBenchDb } from './bench-db.ts';
 
 const TTL_MS = 7 * 24 * 3600_000;
 const KEY_CHECK_INTERVAL_MS = 10 * 60_000;
-const migrationsFolder = process.env.MIGRATIONS_FOLDER ?? join(process.cwd(), 'server/drizzle/sqlite');
 
-const dir = mkdtempSync(join(tmpdir(), 'wxkit-bench-plain-'));
-const sqlite = new Database(join(dir, 'app.db'));
-sqlite.pragma('journal_mode = WAL');
-sqlite.pragma('synchronous = NORMAL');
-sqlite.pragma('foreign_keys = ON');
-sqlite.pragma('busy_timeout = 5000');
-migrate(drizzle(sqlite), { migrationsFolder });
+const database = openBenchDb('wxkit-bench-plain-');
+const { sqlite } = database;
 
 // Imported into WebCrypto once (jose 6 would re-import a KeyObject on every call).
 const key = await webcrypto.subtle.importKey('raw', randomBytes(48), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
@@ -139,8 +128,7 @@ process.stdout.write(`bench server ready: ${address}\n`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     void app.close().finally(() => {
-      sqlite.close();
-      rmSync(dir, { recursive: true, force: true });
+      database.remove();
       process.exit(0);
     });
   });

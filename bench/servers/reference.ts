@@ -9,35 +9,23 @@
  * Bundled by bench/run.mjs with esbuild and started as its own process.
  */
 import { createCipheriv, createHash, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fastifyTRPCPlugin, type CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
 import { checkSessionOutput, getProfileOutput, loginInput, loginOutput } from '@wxkit/shared';
-import Database from 'better-sqlite3';
 import { eq } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import Fastify from 'fastify';
 import { jwtVerify, SignJWT } from 'jose';
 import { passwordCredentials, sessions, users, wechatIdentities } from '../../server/src/db/schema.ts';
 import { wechatSimulator } from '../../server/src/wechat/simulator.ts';
+import { openBenchDb } from './bench-db.ts';
 
 const APPID = process.env.WECHAT_APPID || 'wxreference000000';
 const APPSECRET = process.env.WECHAT_SECRET || 'reference-secret';
 const TTL_SECONDS = 7 * 24 * 3600;
 const KEY_CHECK_INTERVAL_MS = 10 * 60_000;
-const migrationsFolder = process.env.MIGRATIONS_FOLDER ?? join(process.cwd(), 'server/drizzle/sqlite');
 
-const dir = mkdtempSync(join(tmpdir(), 'wxkit-bench-reference-'));
-const sqlite = new Database(join(dir, 'app.db'));
-sqlite.pragma('journal_mode = WAL');
-sqlite.pragma('synchronous = NORMAL');
-sqlite.pragma('foreign_keys = ON');
-sqlite.pragma('busy_timeout = 5000');
-const db = drizzle(sqlite);
-migrate(db, { migrationsFolder });
+const database = openBenchDb('wxkit-bench-reference-');
+const { db } = database;
 
 const secret = randomBytes(48).toString('base64url');
 // WeChat's session_key is kept sealed (AES-256-GCM), as the security model requires of any implementation.
@@ -189,8 +177,7 @@ process.stdout.write(`bench server ready: ${address}\n`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     void app.close().finally(() => {
-      sqlite.close();
-      rmSync(dir, { recursive: true, force: true });
+      database.remove();
       process.exit(0);
     });
   });

@@ -13,6 +13,7 @@ import { withSession } from '../src/api/with-session.ts';
 import { isSessionFailure, reasonOf, retryAfterOf } from '../src/auth/errors.ts';
 import { retryWithFreshInput } from '../src/auth/fresh-input.ts';
 import { createWeappPlatform } from '../src/auth/weapp-platform.ts';
+import { expectApiError, loggedIn } from './support/api-helpers.ts';
 import { platform } from './support/fake-taro.ts';
 import { makePng } from '../../server/test/support/png.ts';
 
@@ -37,25 +38,6 @@ beforeEach(() => {
 
 const PASSWORD = 'correct horse battery';
 const token = () => api.session.token();
-
-async function expectApiError(call: Promise<unknown>): Promise<TRPCClientError<never>> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'the call should have failed').toBeInstanceOf(TRPCClientError);
-  return error as TRPCClientError<never>;
-}
-
-/** Logs in through the app's client (a WeChat-only user), then clears the counters. */
-async function loggedIn(): Promise<string> {
-  await api.client.getProfile.query();
-  expect(token()).toBeTruthy();
-  platform.requests = [];
-  platform.loginCalls = 0;
-  platform.checkSessionCalls = 0;
-  return token()!;
-}
 
 /** An account made elsewhere (the web shop…): a password and no WeChat identity. */
 async function existingAccount(): Promise<{ username: string; id: string }> {
@@ -83,7 +65,7 @@ describe('which 401s are session failures', () => {
 describe('credentials_invalid reaches the caller: never a re-login, never a retry', () => {
   it('bindAccount with a wrong password: one request, the typed 401, the session kept', async () => {
     const account = await existingAccount();
-    const before = await loggedIn();
+    const before = await loggedIn(api);
     const exchanges = await simulatorExchanges(server.url);
     const error = await expectApiError(api.client.bindAccount.mutate({ username: account.username, password: 'wrong password' }));
     expect(error.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401, reason: 'credentials_invalid' });
@@ -122,7 +104,7 @@ describe('credentials_invalid reaches the caller: never a re-login, never a retr
 
   it('five wrong passwords lock the username: too_many_attempts with the seconds to wait, still no re-login', async () => {
     const account = await existingAccount();
-    await loggedIn();
+    await loggedIn(api);
     for (let i = 0; i < 5; i++) {
       expect(reasonOf(await expectApiError(api.client.bindAccount.mutate({ username: account.username, password: `wrong ${i} password` })))).toBe('credentials_invalid');
     }
@@ -141,7 +123,7 @@ describe('session_key_stale: one re-login (a new session_key), one retry with fr
   ];
 
   it('a payload encrypted for an older login: exactly one Taro.login, one exchange, one fresh getWeRunData, one retry', async () => {
-    const old = await loggedIn();
+    const old = await loggedIn(api);
     const stale = await werunPayload(server.url, platform.user, days);
     // The user logs in somewhere else: the server now decrypts with that login's session_key.
     await loginAs(server.url, platform.user);
@@ -162,7 +144,7 @@ describe('session_key_stale: one re-login (a new session_key), one retry with fr
   });
 
   it("the app's syncWeRun: the data went stale in flight, WeChat is asked again after the re-login", async () => {
-    await loggedIn();
+    await loggedIn(api);
     platform.weRunDays = days;
     // Hold the first sync until another login made its data stale.
     const release = platform.holdSend((r) => r.path === 'syncWeRun');
@@ -180,7 +162,7 @@ describe('session_key_stale: one re-login (a new session_key), one retry with fr
   });
 
   it('without fresh input the retry resends the same data: session_key_stale reaches the caller after one re-login', async () => {
-    await loggedIn();
+    await loggedIn(api);
     const stale = await werunPayload(server.url, platform.user, days);
     await loginAs(server.url, platform.user);
     const error = await expectApiError(api.client.syncWeRun.mutate(stale));
@@ -190,7 +172,7 @@ describe('session_key_stale: one re-login (a new session_key), one retry with fr
   });
 
   it('fresh input that cannot be had (WeRun denied) ends the call with that reason, no loop', async () => {
-    await loggedIn();
+    await loggedIn(api);
     const stale = await werunPayload(server.url, platform.user, days);
     await loginAs(server.url, platform.user);
     platform.weRunFailure = 'auth deny';
@@ -204,7 +186,7 @@ describe('session_key_stale: one re-login (a new session_key), one retry with fr
 
 describe('checkSession says the session_key went stale', () => {
   it('the page load renews the session (one Taro.login) and shows the new session as valid', async () => {
-    const old = await loggedIn();
+    const old = await loggedIn(api);
     // WeChat says the stored session_key is no longer valid (its checksession answers 87009, once).
     await queueApiFaults(server.url, { api: 'checksession', count: 1, errcode: 87009 });
     clockOffsetMs = 11 * 60_000; // the login's own check is remembered for 10 minutes
@@ -223,7 +205,7 @@ describe('checkSession says the session_key went stale', () => {
 describe('bindAccount: the granted session is used at once', () => {
   it('stores the token bindAccount answers: no extra login, and a call sent on the old token succeeds on the new one', async () => {
     const account = await existingAccount();
-    const old = await loggedIn();
+    const old = await loggedIn(api);
     // A call already on its way with the old token (held before it reaches the server).
     const release = platform.holdSend((r) => r.path === 'getProfile');
     const inFlight = api.client.getProfile.query();
@@ -250,7 +232,7 @@ describe('bindAccount: the granted session is used at once', () => {
 
   it('a 401 that arrives while bindAccount is still answering waits for it instead of logging in', async () => {
     const account = await existingAccount();
-    const old = await loggedIn();
+    const old = await loggedIn(api);
     // The server has bound (and revoked the old session), but its answer is held back.
     const releaseBind = platform.hold((r) => r.path === 'bindAccount');
     const bind = api.client.bindAccount.mutate({ username: account.username, password: PASSWORD });
@@ -284,7 +266,7 @@ describe('uploads through the same auth layer', () => {
   const mediaUrl = /^http:\/\/127\.0\.0\.1:\d+\/media\/[0-9a-f]{64}\.(?:png|jpg|jpeg|webp)$/;
 
   it('injects the token and answers the typed Profile with the new avatar URL', async () => {
-    const own = await loggedIn();
+    const own = await loggedIn(api);
     const profile = await api.uploadAvatar(avatar);
     expect(profile.avatarUrl).toMatch(mediaUrl);
     expect(platform.uploads().map((r) => [r.path, r.status, r.authorization])).toEqual([['/media/avatar', 200, `Bearer ${own}`]]);
@@ -292,7 +274,7 @@ describe('uploads through the same auth layer', () => {
   });
 
   it('with a revoked token: one re-login, one retry, success', async () => {
-    const revoked = await loggedIn();
+    const revoked = await loggedIn(api);
     await createClient(server.url, revoked).logout.mutate();
     const exchanges = await simulatorExchanges(server.url);
     const profile = await api.uploadAvatar(avatar);
@@ -314,7 +296,7 @@ describe('uploads through the same auth layer', () => {
   });
 
   it("the server's refusals become the same typed errors: invalid_input (400), too_large (413), no re-login", async () => {
-    await loggedIn();
+    await loggedIn(api);
     platform.files.set('wxfile://tmp/not-an-image.png', { bytes: new TextEncoder().encode('just some text, not a picture'), type: 'image/png' });
     const invalid = await expectApiError(api.uploadAvatar('wxfile://tmp/not-an-image.png'));
     expect(invalid.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400, reason: 'invalid_input' });
@@ -331,7 +313,7 @@ describe('uploads through the same auth layer', () => {
   });
 
   it('offline: a network error, the token kept', async () => {
-    const own = await loggedIn();
+    const own = await loggedIn(api);
     platform.offline = true;
     const error = await expectApiError(api.uploadAvatar(avatar));
     expect(reasonOf(error)).toBe('network');

@@ -10,6 +10,7 @@ import { createClient, loginAs, queueFaults, simulatorExchanges, startTestServer
 import { createApi, type Api } from '../src/api/create-api.ts';
 import { reasonOf } from '../src/auth/errors.ts';
 import { createWeappPlatform } from '../src/auth/weapp-platform.ts';
+import { expectApiError, loggedIn } from './support/api-helpers.ts';
 import { platform } from './support/fake-taro.ts';
 
 let server: TestServer;
@@ -39,26 +40,6 @@ function newApi(url = server.url): Api {
 const storedToken = () => api.session.token();
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function expectApiError(call: Promise<unknown>): Promise<TRPCClientError<never>> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'the call should have failed').toBeInstanceOf(TRPCClientError);
-  return error as TRPCClientError<never>;
-}
-
-/** Logs in through the app's client and returns the token, then clears the counters. */
-async function loggedIn(): Promise<string> {
-  await api.client.getProfile.query();
-  const token = storedToken();
-  expect(token).toBeTruthy();
-  platform.requests = [];
-  platform.loginCalls = 0;
-  platform.checkSessionCalls = 0;
-  return token!;
-}
-
 /** The call ended because it was cancelled (not by a timeout or a server error). */
 function isCancelled(error: unknown): boolean {
   if (!(error instanceof TRPCClientError)) return false;
@@ -84,7 +65,7 @@ describe('1–2. token on every call; no token → login first', () => {
   });
 
   it('steady state: a stored token is used as is, one request per batch, no login', async () => {
-    const token = await loggedIn();
+    const token = await loggedIn(api);
     await Promise.all([api.client.getProfile.query(), api.client.checkSession.query()]);
     await api.client.getProfile.query();
     expect(platform.loginCalls).toBe(0);
@@ -93,7 +74,7 @@ describe('1–2. token on every call; no token → login first', () => {
   });
 
   it('the token is read from storage when the request is sent', async () => {
-    await loggedIn();
+    await loggedIn(api);
     // Another session of the same user replaces the stored one (e.g. written by another page).
     const other = await loginAs(server.url, platform.user);
     platform.storage.set('wxkit.session', { token: other.token, expiresAt: other.expiresAt, userId: other.user.id });
@@ -118,7 +99,7 @@ describe('3. Taro.checkSession once per app show', () => {
   });
 
   it('when it rejects, the token is dropped and a login happens before the call (no 401 round trip)', async () => {
-    const oldToken = await loggedIn();
+    const oldToken = await loggedIn(api);
     platform.checkSessionValid = false;
     api.session.appShown();
     await api.client.getProfile.query();
@@ -131,7 +112,7 @@ describe('3. Taro.checkSession once per app show', () => {
   });
 
   it('a fresh process checks the stored session on its first call', async () => {
-    await loggedIn();
+    await loggedIn(api);
     const relaunched = newApi(); // same storage, new app process
     platform.checkSessionValid = false;
     await relaunched.client.getProfile.query();
@@ -142,7 +123,7 @@ describe('3. Taro.checkSession once per app show', () => {
 
 describe('4–5. UNAUTHORIZED → one login for everyone, each call retried once', () => {
   it('the server revoking the session mid-use: the next call logs in again and succeeds', async () => {
-    const token = await loggedIn();
+    const token = await loggedIn(api);
     await revokeOnServer(token);
     const profile = await api.client.getProfile.query();
     expect(profile.id).toMatch(/.+/);
@@ -152,7 +133,7 @@ describe('4–5. UNAUTHORIZED → one login for everyone, each call retried once
   });
 
   it('10 calls in flight on a revoked token: exactly 1 Taro.login and 1 login request, all 10 succeed', async () => {
-    const token = await loggedIn();
+    const token = await loggedIn(api);
     await revokeOnServer(token);
     const exchangesBefore = await simulatorExchanges(server.url);
     const results = await Promise.all(Array.from({ length: 10 }, () => api.client.getProfile.query()));
@@ -166,7 +147,7 @@ describe('4–5. UNAUTHORIZED → one login for everyone, each call retried once
   });
 
   it('10 calls in flight, each in its own request, on an expired token: still exactly 1 login', async () => {
-    const token = await loggedIn();
+    const token = await loggedIn(api);
     clockOffsetMs = 8 * 24 * 3600 * 1000; // past the 7-day session lifetime
     // Hold the ten 401s until all ten requests are out.
     const release = platform.hold((r) => r.path === 'getProfile' && r.authorization === `Bearer ${token}`);
@@ -186,7 +167,7 @@ describe('4–5. UNAUTHORIZED → one login for everyone, each call retried once
   });
 
   it('a 401 for a token that already changed retries with the new token, without another login', async () => {
-    const oldToken = await loggedIn();
+    const oldToken = await loggedIn(api);
     await revokeOnServer(oldToken);
     // b is sent with the old token; its 401 is held back until after another call re-logged in.
     const releaseB = platform.hold((r) => r.path === 'getProfile' && r.authorization === `Bearer ${oldToken}`);
@@ -203,7 +184,7 @@ describe('4–5. UNAUTHORIZED → one login for everyone, each call retried once
   });
 
   it('a second UNAUTHORIZED after the retry reaches the caller: no loop', async () => {
-    const token = await loggedIn();
+    const token = await loggedIn(api);
     await revokeOnServer(token);
     // The new session is revoked as soon as it is issued: the retry gets 401 too.
     platform.afterLoginResponse = (newToken) => revokeOnServer(newToken);
@@ -284,7 +265,7 @@ describe('6. login never goes through re-login; fresh code on code errors', () =
 
 describe('7. network errors are not auth errors', () => {
   it('offline: the error reaches the caller unchanged, no login, the token is kept', async () => {
-    const token = await loggedIn();
+    const token = await loggedIn(api);
     platform.offline = true;
     const error = await expectApiError(api.client.getProfile.query());
     expect(reasonOf(error)).toBe('network');
@@ -310,7 +291,7 @@ describe('7. network errors are not auth errors', () => {
   });
 
   it('a non-JSON answer (a proxy error page) is a network error naming the status, not an auth error', async () => {
-    await loggedIn();
+    await loggedIn(api);
     const proxy = createServer((_req, res) => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end('<html><body>Bad Gateway</body></html>');
@@ -367,7 +348,7 @@ describe('8. unsubscribing cancels what the call waits on', () => {
   });
 
   it('while its request is in flight: the request task is aborted', async () => {
-    await loggedIn();
+    await loggedIn(api);
     const release = platform.hold((r) => r.path === 'getProfile');
     const controller = new AbortController();
     const call = api.client.getProfile.query(undefined, { signal: controller.signal }).catch((e: unknown) => e);

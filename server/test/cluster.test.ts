@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRecipes } from './support/curl-recipes.ts';
 import { queueFaults } from './support/server.ts';
 import { startServerProcess, type ServerProcess } from './support/server-process.ts';
 import { persistentDatabaseEnv } from './support/test-db.ts';
@@ -94,11 +93,8 @@ describe('WORKERS=2: two server processes on one port', { timeout: 90_000 }, () 
   });
 
   it('the curl recipes (every procedure) pass against the cluster', async () => {
-    for (const script of ['curl-recipes.sh', 'curl-round2.sh']) {
-      const file = fileURLToPath(new URL(`../../scripts/${script}`, import.meta.url));
-      const run = await new Promise<{ code: number; stderr: string; stdout: string }>((resolve) =>
-        execFile('bash', [file, server.url], { timeout: 60_000 }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stderr, stdout })),
-      );
+    for (const script of ['curl-recipes.sh', 'curl-round2.sh'] as const) {
+      const run = await runRecipes(server.url, script);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).not.toMatch(/"httpStatus":5\d\d/);

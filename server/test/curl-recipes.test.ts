@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, responseBodies, startTestServer, type TestServer } from './support/server.ts';
+import { curlScriptPath, runRecipes, type CurlScript } from './support/curl-recipes.ts';
+import { createClient, startTestServer, type TestServer } from './support/server.ts';
 
-const script = fileURLToPath(new URL('../../scripts/curl-recipes.sh', import.meta.url));
-const round2 = fileURLToPath(new URL('../../scripts/curl-round2.sh', import.meta.url));
 const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
 
 let server: TestServer;
@@ -14,18 +12,9 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function runRecipes(base: string, file = script): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('bash', [file, base], { timeout: 60_000 }, (error, stdout, stderr) => {
-      responseBodies.push(stdout, stderr); // scanned for WeChat secrets after the file
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 /** The recipe lines of the script, between its markers. */
-function recipes(file = script): string {
-  const text = readFileSync(file, 'utf8');
+function recipes(script: CurlScript = 'curl-recipes.sh'): string {
+  const text = readFileSync(curlScriptPath(script), 'utf8');
   const start = text.indexOf('# --- recipes: start ---\n');
   const end = text.indexOf('# --- recipes: end ---');
   expect(start).toBeGreaterThan(-1);
@@ -43,7 +32,7 @@ describe('README curl recipes', () => {
   });
 
   it('run against a real server and do what their comments say, for every procedure', async () => {
-    const run = await runRecipes(server.url);
+    const run = await runRecipes(server.url, 'curl-recipes.sh');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
@@ -81,14 +70,14 @@ describe('README curl recipes', () => {
 
 describe('README curl recipes for accounts, the phone number and WeRun', () => {
   it('are the ones in scripts/curl-round2.sh, verbatim', () => {
-    const block = recipes(round2);
+    const block = recipes('curl-round2.sh');
     expect(readFileSync(readme, 'utf8'), 'README.md must show scripts/curl-round2.sh between its markers').toContain(`\`\`\`sh\nB=http://127.0.0.1:3000\n${block}\`\`\``);
   });
 
   it('run against a real server and do what their comments say', async () => {
     const fresh = await startTestServer();
     try {
-      const run = await runRecipes(fresh.url, round2);
+      const run = await runRecipes(fresh.url, 'curl-round2.sh');
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const lines = run.stdout.trimEnd().split('\n');

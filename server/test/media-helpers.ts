@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Profile } from '@wxkit/shared';
 import sharp from 'sharp';
+import { envelopeError } from './hardening/support.ts';
 import { encodePng } from './support/png.ts';
 import type { TestDb } from './support/test-db.ts';
 
@@ -83,14 +84,14 @@ export function pngBomb(width: number, height: number): Buffer {
   return encodePng(width, height, 1, 0, Buffer.alloc(height * (1 + Math.ceil(width / 8))), 9); // 1-bit greyscale
 }
 
-export interface UploadPart {
+interface UploadPart {
   field: string;
   /** A Blob is sent as a file part; a string as a text field. */
   value: Blob | string;
   filename?: string;
 }
 
-export interface UploadResponse {
+interface UploadResponse {
   status: number;
   headers: Headers;
   json: unknown;
@@ -137,8 +138,11 @@ export async function uploadAvatar(
 
 export const asProfile = (json: unknown) => json as Profile;
 
-export function errorOf(json: unknown): { message: string; data: { code: string; httpStatus: number; reason: string } } {
-  return (json as { error: ReturnType<typeof errorOf> }).error;
+/** `error` of a tRPC error envelope (envelopeError's), failing when the body is not one. */
+export function errorOf(json: unknown): NonNullable<ReturnType<typeof envelopeError>> {
+  const error = envelopeError(json);
+  if (error === undefined) throw new Error(`not a tRPC error envelope: ${JSON.stringify(json)}`);
+  return error;
 }
 
 /** The key (`<64 hex>.<ext>`) of one of our avatar URLs. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mintCode, startTestServer } from './support/server.ts';
+import { loginRaw } from './hardening/support.ts';
+import { startTestServer } from './support/server.ts';
 
 /**
  * Request loggers are made on first use (lazyChildLoggerFactory): at info level every request still logs its lines
@@ -31,10 +32,7 @@ describe('request logging', () => {
   it('at warn: no per-request lines, and a warning a request logs carries its id', async () => {
     const server = await startTestServer({ LOG_LEVEL: 'warn', LOGIN_RATE_LIMIT_PER_MINUTE: '1' });
     try {
-      for (let i = 0; i < 2; i++) {
-        const code = await mintCode(server.url, `log-${i}`);
-        await fetch(`${server.url}/trpc/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
-      }
+      for (let i = 0; i < 2; i++) await loginRaw(server.url, `log-${i}`);
       const logged = lines(server.logs);
       expect(logged.some((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toBe(false);
       const warning = logged.find((l) => l.msg.includes('login rate limit'));

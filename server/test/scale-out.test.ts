@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgCluster, type PgCluster } from './support/pg-cluster.ts';
 import { testBackend } from './support/pg-global-setup.ts';
 import { toRaw } from './hardening/support.ts';
-import { createClient, mintCode } from './support/server.ts';
+import { createClient, loginAs, mintCode } from './support/server.ts';
 import { startServerProcess, type ServerProcess } from './support/server-process.ts';
 import { pgTestDb } from './support/test-db.ts';
 import { mintPhoneCode, simulatorStats } from './support/wechat-sim.ts';
@@ -61,7 +61,7 @@ describe.runIf(runs)('several server processes on one PostgreSQL database', { ti
   });
 
   it('log in on A, getProfile on B, logout on B: A refuses the token on its next call', async () => {
-    const session = await createClient(a.url).login.mutate({ code: await mintCode(a.url, 'roaming') });
+    const session = await loginAs(a.url, 'roaming');
     expect((await createClient(b.url, session.token).getProfile.query()).id).toBe(session.user.id);
     await createClient(b.url, session.token).logout.mutate();
     const refused = await raw(a.url, '/trpc/getProfile', { token: session.token });
@@ -163,7 +163,7 @@ describe.runIf(runs)('several server processes on one PostgreSQL database', { ti
   });
 
   it('PostgreSQL stopped under load: fast 503 database_unavailable, health check fails, and recovery without a restart', async () => {
-    const session = await createClient(a.url).login.mutate({ code: await mintCode(a.url, 'outage') });
+    const session = await loginAs(a.url, 'outage');
     expect((await raw(b.url, '/healthz')).status).toBe(200);
     // 20 clients keep calling A and B through the outage: every answer is 200 or a quick 503, never a 500 or a hang.
     let loading = true;

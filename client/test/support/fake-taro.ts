@@ -4,6 +4,7 @@
  * multipart/form-data, from files the test puts in `files`), `login` mints real codes from the server's WeChat
  * simulator, `getWeRunData` asks the simulator for data encrypted with the user's latest session_key, storage is a Map.
  */
+import { werunPayload } from '../../../server/test/support/wechat-sim.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -120,36 +121,53 @@ interface RequestOptions {
   responseType?: string;
 }
 
-function request(options: RequestOptions) {
+/**
+ * Records a request (in `platform.requests`, before it starts) and runs it: the promise, marked done when it settles,
+ * with the platform's `abort()`, which marks it aborted and aborts `signal`.
+ */
+function tracked(
+  fields: Pick<RecordedRequest, 'api' | 'method' | 'url' | 'path'> & { header: Record<string, string> },
+  run: (recorded: RecordedRequest, signal: AbortSignal) => Promise<unknown>,
+) {
+  const { header, ...rest } = fields;
   const controller = new AbortController();
-  const url = new URL(options.url);
-  const header = options.header ?? {};
   const recorded: RecordedRequest = {
-    method: options.method ?? 'GET',
-    url: options.url,
-    path: decodeURIComponent(url.pathname.replace(/^\/trpc\//, '')),
+    ...rest,
     authorization: Object.entries(header).find(([k]) => k.toLowerCase() === 'authorization')?.[1],
     aborted: false,
     done: false,
-    api: 'request',
   };
   platform.requests.push(recorded);
-  const abortedWait = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
-  const run = async () => {
+  const promise = run(recorded, controller.signal).finally(() => {
+    recorded.done = true;
+  }) as Promise<unknown> & { abort: () => void };
+  promise.abort = () => {
+    recorded.aborted = true;
+    controller.abort();
+  };
+  return promise;
+}
+
+function request(options: RequestOptions) {
+  const url = new URL(options.url);
+  const header = options.header ?? {};
+  const fields = { api: 'request' as const, method: options.method ?? 'GET', url: options.url, path: decodeURIComponent(url.pathname.replace(/^\/trpc\//, '')), header };
+  return tracked(fields, async (recorded, signal) => {
+    const abortedWait = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     for (const held of platform.sendHolds.filter((h) => h.match(recorded))) await Promise.race([held.gate.promise, abortedWait]);
     if (platform.offline) throw { errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED' };
     let body: string | undefined;
     if (options.data !== undefined) body = typeof options.data === 'string' ? options.data : JSON.stringify(options.data);
     let response: Response;
     try {
-      response = await fetch(options.url, { method: recorded.method, headers: header, ...(body !== undefined ? { body } : {}), signal: controller.signal });
+      response = await fetch(options.url, { method: recorded.method, headers: header, ...(body !== undefined ? { body } : {}), signal });
     } catch (error) {
-      throw { errMsg: controller.signal.aborted ? 'request:fail abort' : `request:fail ${(error as Error).message}` };
+      throw { errMsg: signal.aborted ? 'request:fail abort' : `request:fail ${(error as Error).message}` };
     }
     const text = await response.text();
     recorded.status = response.status;
     for (const held of platform.holds.filter((h) => h.match(recorded))) await Promise.race([held.gate.promise, abortedWait]);
-    if (controller.signal.aborted) throw { errMsg: 'request:fail abort' };
+    if (signal.aborted) throw { errMsg: 'request:fail abort' };
     if (recorded.path === 'login' && response.status === 200 && platform.afterLoginResponse) {
       const json = JSON.parse(text) as unknown;
       const item = (Array.isArray(json) ? json[0] : json) as { result: { data: { token: string } } };
@@ -167,15 +185,7 @@ function request(options: RequestOptions) {
     const responseHeader: Record<string, string> = {};
     response.headers.forEach((value, key) => (responseHeader[key] = value));
     return { statusCode: response.status, header: responseHeader, data, errMsg: 'request:ok' };
-  };
-  const promise = run().finally(() => {
-    recorded.done = true;
-  }) as Promise<unknown> & { abort: () => void };
-  promise.abort = () => {
-    recorded.aborted = true;
-    controller.abort();
-  };
-  return promise;
+  });
 }
 
 interface UploadOptions {
@@ -188,19 +198,9 @@ interface UploadOptions {
 
 /** wx.uploadFile: a multipart/form-data POST with the file under `name`; `data` is the answer as text. */
 function uploadFile(options: UploadOptions) {
-  const controller = new AbortController();
   const header = options.header ?? {};
-  const recorded: RecordedRequest = {
-    method: 'POST',
-    url: options.url,
-    path: new URL(options.url).pathname,
-    authorization: Object.entries(header).find(([k]) => k.toLowerCase() === 'authorization')?.[1],
-    aborted: false,
-    done: false,
-    api: 'uploadFile',
-  };
-  platform.requests.push(recorded);
-  const run = async () => {
+  const fields = { api: 'uploadFile' as const, method: 'POST', url: options.url, path: new URL(options.url).pathname, header };
+  return tracked(fields, async (recorded, signal) => {
     if (platform.offline) throw { errMsg: 'uploadFile:fail net::ERR_INTERNET_DISCONNECTED' };
     const file = platform.files.get(options.filePath);
     if (!file) throw { errMsg: `uploadFile:fail file not found: ${options.filePath}` };
@@ -209,36 +209,26 @@ function uploadFile(options: UploadOptions) {
     form.append(options.name, new Blob([file.bytes], { type: file.type }), options.filePath.split('/').pop() ?? 'file');
     let response: Response;
     try {
-      response = await fetch(options.url, { method: 'POST', headers: header, body: form, signal: controller.signal });
+      response = await fetch(options.url, { method: 'POST', headers: header, body: form, signal });
     } catch (error) {
-      throw { errMsg: controller.signal.aborted ? 'uploadFile:fail abort' : `uploadFile:fail ${(error as Error).message}` };
+      throw { errMsg: signal.aborted ? 'uploadFile:fail abort' : `uploadFile:fail ${(error as Error).message}` };
     }
     const text = await response.text();
     recorded.status = response.status;
     return { statusCode: response.status, data: text, errMsg: 'uploadFile:ok' };
-  };
-  const promise = run().finally(() => {
-    recorded.done = true;
-  }) as Promise<unknown> & { abort: () => void };
-  promise.abort = () => {
-    recorded.aborted = true;
-    controller.abort();
-  };
-  return promise;
+  });
 }
 
 /** wx.getWeRunData: the days, encrypted by the simulator with the user's latest session_key, as WeChat does. */
 async function getWeRunData() {
   platform.weRunCalls++;
   if (platform.weRunFailure) throw { errMsg: `getWeRunData:fail ${platform.weRunFailure}` };
-  const response = await fetch(`${platform.serverUrl}/__wechat/dev/werun`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ user: platform.user, days: platform.weRunDays }),
-  });
-  if (!response.ok) throw { errMsg: `getWeRunData:fail simulator answered ${response.status}` };
-  const { encryptedData, iv } = (await response.json()) as { encryptedData: string; iv: string };
-  return { encryptedData, iv, errMsg: 'getWeRunData:ok' };
+  try {
+    const { encryptedData, iv } = await werunPayload(platform.serverUrl, platform.user, platform.weRunDays);
+    return { encryptedData, iv, errMsg: 'getWeRunData:ok' };
+  } catch (error) {
+    throw { errMsg: `getWeRunData:fail ${(error as Error).message}` };
+  }
 }
 
 async function login(_options?: { timeout?: number }) {

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import vm from 'node:vm';
+import { werunPayload } from '../../../server/test/support/wechat-sim.ts';
 
 export interface WxRequestRecord {
   method: string;
@@ -30,9 +31,6 @@ export interface MiniProgram {
   storage: Map<string, unknown>;
   toasts: unknown[];
   errors: unknown[];
-  /** wx.showModal calls; `modalAnswer` decides what the user taps (default: confirm). */
-  modals: Array<{ title?: string; content?: string }>;
-  modalAnswer: 'confirm' | 'cancel';
   /** Files the mini-program may upload, by temp path (what chooseAvatar hands over). */
   tempFiles: Map<string, { bytes: Uint8Array<ArrayBuffer>; type: string }>;
   /** What wx.getWeRunData reads (the simulator encrypts them with the user's latest session_key). */
@@ -144,14 +142,13 @@ export function createMiniProgram(options: Options): MiniProgram {
   const pageConfigs = new Map<string, Record<string, unknown>>();
   const pages: PageInstance[] = [];
   const instances = new Map<PageInstance, Record<string, unknown>>();
-  const modals: Array<{ title?: string; content?: string }> = [];
   const navigations: string[] = [];
   const tempFiles = new Map<string, { bytes: Uint8Array<ArrayBuffer>; type: string }>();
   let appConfig: Record<string, unknown> | undefined;
   let aliases: Map<string, Map<string, string>> | undefined;
   let currentFile = '';
   const counters = { logins: 0, checkSessions: 0, weRunCalls: 0 };
-  const settings = { modalAnswer: 'confirm' as 'confirm' | 'cancel', weRunDays: [] as Array<{ date: string; steps: number }> };
+  const settings = { weRunDays: [] as Array<{ date: string; steps: number }> };
 
   /** The request URL as the bundle built it (TARO_APP_API_URL) mapped to the test server, or undefined if foreign. */
   const serverUrlFor = (url: string) => (url.startsWith(options.builtApiUrl) ? options.serverUrl + url.slice(options.builtApiUrl.length) : undefined);
@@ -267,22 +264,13 @@ export function createMiniProgram(options: Options): MiniProgram {
     /** WeRun data for the simulated user, encrypted by the simulator with that user's latest session_key. */
     getWeRunData(o: Callbacks) {
       counters.weRunCalls++;
-      fetch(`${options.serverUrl}/__wechat/dev/werun`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user: options.user, days: settings.weRunDays }),
-      })
-        .then(async (r) => {
-          if (!r.ok) throw new Error(`simulator dev/werun answered ${r.status}: ${await r.text()}`);
-          return (await r.json()) as { encryptedData: string; iv: string };
-        })
+      werunPayload(options.serverUrl, options.user, settings.weRunDays)
         .then(({ encryptedData, iv }) => settle(o, true, { encryptedData, iv, errMsg: 'getWeRunData:ok' }))
         .catch((error: Error) => settle(o, false, { errMsg: `getWeRunData:fail ${error.message}` }));
     },
-    showModal(o: Callbacks & { title?: string; content?: string }) {
-      modals.push({ title: o.title, content: o.content });
-      const confirm = settings.modalAnswer === 'confirm';
-      setTimeout(() => settle(o, true, { confirm, cancel: !confirm, errMsg: 'showModal:ok' }));
+    /** The user always taps confirm. */
+    showModal(o: Callbacks) {
+      setTimeout(() => settle(o, true, { confirm: true, cancel: false, errMsg: 'showModal:ok' }));
     },
     showLoading(o: Callbacks) {
       setTimeout(() => settle(o, true, { errMsg: 'showLoading:ok' }));
@@ -369,15 +357,8 @@ export function createMiniProgram(options: Options): MiniProgram {
     storage,
     toasts,
     errors,
-    modals,
     tempFiles,
     navigations,
-    get modalAnswer() {
-      return settings.modalAnswer;
-    },
-    set modalAnswer(answer) {
-      settings.modalAnswer = answer;
-    },
     get weRunDays() {
       return settings.weRunDays;
     },

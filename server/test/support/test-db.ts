@@ -28,7 +28,7 @@ const ORPHANS: Array<[string, string]> = [
 const int8AsNumber = (oid: number, format?: string) =>
   oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text');
 
-export function sqliteTestDb(sqlite: Database.Database): TestDb {
+function sqliteTestDb(sqlite: Database.Database): TestDb {
   const self: TestDb = {
     dialect: 'sqlite',
     async query<T>(sql: string, ...params: unknown[]) {
