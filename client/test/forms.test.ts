@@ -1,7 +1,7 @@
-import { password, profile, username } from '@wxkit/shared';
+import { password, passwordAttempt, profile, username } from '@wxkit/shared';
 import { describe, expect, it } from 'vitest';
 import { parseProfile } from '../src/api/profile-shape.ts';
-import { checkPassword, checkUsername, fieldOfMessage } from '../src/forms/credentials.ts';
+import { checkCredentials, checkPassword, checkPasswordAttempt, checkUsername, fieldOfMessage } from '../src/forms/credentials.ts';
 
 // The bundle checks these shapes without zod (bundle size); they must say what the shared schemas say.
 
@@ -18,16 +18,29 @@ describe('checkUsername agrees with the shared username schema', () => {
   }
 });
 
-describe('checkPassword agrees with the shared password schema', () => {
-  const samples = ['', 'short', '1234567', '12345678', ' spaces ok ', 'x'.repeat(128), 'x'.repeat(129), '密码密码密码密码', '😀😀😀😀'];
-  for (const sample of samples) {
-    it(JSON.stringify(sample), () => {
-      const expected = password.safeParse(sample);
-      const actual = checkPassword(sample);
-      expect(actual.ok).toBe(expected.success);
-      if (!actual.ok && !expected.success) expect(actual.message).toBe(expected.error.issues[0]?.message);
-    });
-  }
+// A new password (sign-up) follows the rule; a password typed for an existing account (bind) is only bounded.
+const passwordRules = [
+  { rule: 'password', schema: password, check: checkPassword, samples: ['', 'short', '1234567', '12345678', ' spaces ok ', 'x'.repeat(128), 'x'.repeat(129), '密码密码密码密码', '😀😀😀😀'] },
+  { rule: 'passwordAttempt', schema: passwordAttempt, check: checkPasswordAttempt, samples: ['', 'x', 'short', ' ', 'x'.repeat(128), 'x'.repeat(129), '密', '😀'] },
+];
+for (const { rule, schema, check, samples } of passwordRules) {
+  describe(`${check.name} agrees with the shared ${rule} schema`, () => {
+    for (const sample of samples) {
+      it(JSON.stringify(sample), () => {
+        const expected = schema.safeParse(sample);
+        const actual = check(sample);
+        expect(actual.ok).toBe(expected.success);
+        if (!actual.ok && !expected.success) expect(actual.message).toBe(expected.error.issues[0]?.message);
+      });
+    }
+  });
+}
+
+describe('checkCredentials holds a new password to the sign-up rule, an existing one only to its bounds', () => {
+  it('a 5-character password passes the bind check and fails the sign-up check', () => {
+    expect(checkCredentials('ann', 'short', 'bind')).toEqual({ ok: true, username: 'ann', password: 'short' });
+    expect(checkCredentials('ann', 'short', 'signUp')).toMatchObject({ ok: false, field: 'password' });
+  });
 });
 
 describe('fieldOfMessage names the field a server message is about', () => {

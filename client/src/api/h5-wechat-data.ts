@@ -1,14 +1,13 @@
-import Taro from '@tarojs/taro';
 import type { SyncWeRunInput } from '@wxkit/shared';
-import { platformErrorDetail, WeChatApiError } from '../auth/errors.ts';
-import { abortError } from '../auth/flight.ts';
+import { WeChatApiError } from '../auth/errors.ts';
+import { postToSimulator } from '../auth/simulator-request.ts';
 import type { WeChatData } from './wechat-data.ts';
 
 /** The phone number the H5 dev button binds (the simulator accepts any mainland mobile number). */
-export const DEV_PHONE = '13800138000';
+const DEV_PHONE = '13800138000';
 
 /** Steps for the last `count` days up to today, the same for a user and a day every time (so a re-sync is stable). */
-export function devWeRunDays(user: string, today = new Date(), count = 7): Array<{ date: string; steps: number }> {
+function devWeRunDays(user: string, today = new Date(), count = 7): Array<{ date: string; steps: number }> {
   const days: Array<{ date: string; steps: number }> = [];
   for (let i = count - 1; i >= 0; i--) {
     const day = new Date(Date.UTC(today.getFullYear(), today.getMonth(), today.getDate() - i));
@@ -20,24 +19,13 @@ export function devWeRunDays(user: string, today = new Date(), count = 7): Array
   return days;
 }
 
-async function postSimulator<T>(apiUrl: string, path: string, body: unknown, signal: AbortSignal, what: string): Promise<T> {
-  const url = `${apiUrl}/__wechat${path}`;
-  if (signal.aborted) throw abortError();
-  const task = Taro.request<Record<string, unknown>>({ url, method: 'POST', header: { 'content-type': 'application/json' }, data: body as Record<string, unknown>, dataType: 'json' });
-  const onAbort = () => task.abort?.();
-  signal.addEventListener('abort', onAbort, { once: true });
-  let res: Taro.request.SuccessCallbackResult<Record<string, unknown>>;
-  try {
-    res = await task;
-  } catch (error) {
-    if (signal.aborted) throw abortError();
-    throw new WeChatApiError('wechat_api_failed', `Could not reach the WeChat simulator for ${what} at ${url} (${platformErrorDetail(error)}): check that the server is running, then try again.`);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  if (res.statusCode === 404) {
-    throw new WeChatApiError('wechat_api_failed', `The server is not in simulator mode, so the H5 build has no stand-in for ${what}: use the mini-program, or run the server without WECHAT_APPID.`);
-  }
+async function postSimulator<T>(apiUrl: string, path: string, body: Record<string, unknown>, signal: AbortSignal, what: string): Promise<T> {
+  const res = await postToSimulator(apiUrl, path, body, signal, {
+    unreachable: (url, detail) =>
+      new WeChatApiError('wechat_api_failed', `Could not reach the WeChat simulator for ${what} at ${url} (${detail}): check that the server is running, then try again.`),
+    notSimulator: () =>
+      new WeChatApiError('wechat_api_failed', `The server is not in simulator mode, so the H5 build has no stand-in for ${what}: use the mini-program, or run the server without WECHAT_APPID.`),
+  });
   if (res.statusCode !== 200) {
     throw new WeChatApiError('wechat_api_failed', `The WeChat simulator answered HTTP ${res.statusCode} for ${what}: check the ?user= value (letters, digits, _ . @ -) and try again.`);
   }

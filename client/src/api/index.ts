@@ -1,4 +1,4 @@
-import { createApi } from './create-api.ts';
+import { createApi, type CreateApiOptions } from './create-api.ts';
 import { createH5Platform, simulatedUser } from '../auth/h5-platform.ts';
 import { createWeappPlatform } from '../auth/weapp-platform.ts';
 import { createH5WeChatData } from './h5-wechat-data.ts';
@@ -12,17 +12,19 @@ function apiUrl(): string {
   return 'http://127.0.0.1:3000';
 }
 
+/** The H5 stand-ins (the simulated `?user=`) or WeChat itself. */
+function platformOptions(): Pick<CreateApiOptions, 'platform' | 'wechatData'> {
+  if (process.env.TARO_ENV === 'h5') {
+    const user = simulatedUser(window.location);
+    return { platform: (deps) => createH5Platform({ ...deps, user }), wechatData: (deps) => createH5WeChatData({ ...deps, user }) };
+  }
+  return { platform: () => createWeappPlatform() };
+}
+
 /**
  * The app's one API client. `process.env.TARO_ENV` is replaced by a constant at build time and the dead branch
  * is never compiled in, so the weapp bundle has no H5 code path (the built-bundle test checks it).
  */
-export const api = createApi({
-  apiUrl: apiUrl(),
-  platform:
-    process.env.TARO_ENV === 'h5'
-      ? (deps) => createH5Platform({ ...deps, user: simulatedUser(window.location) })
-      : () => createWeappPlatform(),
-  ...(process.env.TARO_ENV === 'h5' ? { wechatData: (deps) => createH5WeChatData({ ...deps, user: simulatedUser(window.location) }) } : {}),
-});
+export const api = createApi({ apiUrl: apiUrl(), ...platformOptions() });
 
 export { reasonOf, retryAfterOf, type ApiError, type ClientErrorReason } from '../auth/errors.ts';

@@ -1,4 +1,4 @@
-import { reasonOf, retryAfterOf, type ClientErrorReason } from '../auth/errors.ts';
+import { reasonOf, type ClientErrorReason } from '../auth/errors.ts';
 
 /** A short line for a toast, and the full sentence (what happened, what to do) for the page. */
 export interface ErrorText {
@@ -63,9 +63,5 @@ export function describeError(error: unknown): Required<ErrorText> {
   const message = error instanceof Error && error.message ? error.message : 'Something went wrong. Try again.';
   if (!reason) return { toast: 'Something went wrong', detail: message };
   const text = byReason[reason];
-  if (reason === 'too_many_attempts') {
-    const wait = retryAfterOf(error);
-    if (wait !== undefined) return { toast: text.toast, detail: `Too many wrong passwords for this username. Try again in ${formatWait(wait)}.` };
-  }
   return { toast: text.toast, detail: text.detail ?? message };
 }

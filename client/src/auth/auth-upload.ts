@@ -1,22 +1,12 @@
 import Taro from '@tarojs/taro';
 import { TRPCClientError } from '@trpc/client';
+// At run time too: @trpc/client imports it itself, so the weapp bundle has it already.
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { AppRouter } from '@wxkit/server';
+import { NetworkError } from '../api/taro-fetch.ts';
 import type { AuthSession } from './auth-session.ts';
 import { isSessionFailure, platformErrorDetail, toApiError, type ApiError } from './errors.ts';
 import { abortError } from './flight.ts';
-
-/** The JSON-RPC codes tRPC gives its error shapes, so an upload error looks exactly like a procedure's. */
-const jsonRpcCodes: Record<string, number> = {
-  BAD_REQUEST: -32600,
-  UNAUTHORIZED: -32001,
-  FORBIDDEN: -32003,
-  NOT_FOUND: -32004,
-  PAYLOAD_TOO_LARGE: -32013,
-  UNSUPPORTED_MEDIA_TYPE: -32015,
-  TOO_MANY_REQUESTS: -32029,
-  SERVICE_UNAVAILABLE: -32603,
-  INTERNAL_SERVER_ERROR: -32603,
-};
 
 interface ErrorEnvelope {
   error: { message: string; data: { code: string; httpStatus: number; reason?: string } };
@@ -30,22 +20,17 @@ function isErrorEnvelope(value: unknown): value is ErrorEnvelope {
 /** The server's error envelope (`{ error: { message, data: { code, httpStatus, reason } } }`) as the client's error type. */
 function envelopeError(envelope: ErrorEnvelope): ApiError {
   const { message, data } = envelope.error;
-  const shape = { message, code: jsonRpcCodes[data.code] ?? -32603, data };
-  // Turned into the same class with the same fields as a tRPC call's error: `reasonOf`, `data.code` and the
-  // messages work unchanged.
-  return TRPCClientError.from<AppRouter>({ error: { message, code: jsonRpcCodes[data.code] ?? -32603, data } });
-}
-
-/** A request that never reached an answer the API would give (offline, timeout, a proxy's page, a server too old). */
-class UploadNetworkError extends Error {
-  override readonly name = 'NetworkError';
+  // Turned into the same class with the same fields (and the JSON-RPC code tRPC gives the error's key) as a tRPC
+  // call's error: `reasonOf`, `data.code` and the messages work unchanged.
+  const code = (TRPC_ERROR_CODES_BY_KEY as Record<string, number>)[data.code] ?? TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR;
+  return TRPCClientError.from<AppRouter>({ error: { message, code, data } });
 }
 
 export interface UploadOptions {
   signal?: AbortSignal;
 }
 
-export interface AuthUpload {
+interface AuthUpload {
   /**
    * Uploads a local file (a wx temp path, or a blob: URL on H5) as multipart/form-data field `file` to `path`, with
    * the session's token; parses the JSON answer with `parse` (which throws when it is not the expected shape).
@@ -76,23 +61,23 @@ export function createAuthUpload(deps: { session: AuthSession; apiUrl: string })
           try {
             json = JSON.parse(body);
           } catch {
-            return reject(new UploadNetworkError(`POST ${url} answered HTTP ${status} with a body that is not JSON (${body.slice(0, 80)}…): check TARO_APP_API_URL points at the wxkit server.`));
+            return reject(new NetworkError(`POST ${url} answered HTTP ${status} with a body that is not JSON (${body.slice(0, 80)}…): check TARO_APP_API_URL points at the wxkit server.`));
           }
           if (status >= 200 && status < 300) {
             try {
               resolve(parse(json));
             } catch (error) {
-              reject(new UploadNetworkError(`POST ${url} answered something unexpected (${(error as Error).message}): the server may be another version; update the app or the server.`));
+              reject(new NetworkError(`POST ${url} answered something unexpected (${(error as Error).message}): the server may be another version; update the app or the server.`));
             }
             return;
           }
           if (isErrorEnvelope(json)) return reject(envelopeError(json));
-          reject(new UploadNetworkError(`POST ${url} answered HTTP ${status} without an API error body: check TARO_APP_API_URL points at the wxkit server.`));
+          reject(new NetworkError(`POST ${url} answered HTTP ${status} without an API error body: check TARO_APP_API_URL points at the wxkit server.`));
         },
         (error: unknown) => {
           signal.removeEventListener('abort', onAbort);
           if (signal.aborted) return reject(abortError());
-          reject(new UploadNetworkError(`POST ${url} failed before any answer (${platformErrorDetail(error)}): check the network, and that the server is reachable (on weapp: its domain is in the uploadFile whitelist).`));
+          reject(new NetworkError(`POST ${url} failed before any answer (${platformErrorDetail(error)}): check the network, and that the server is reachable (on weapp: its domain is in the uploadFile whitelist).`));
         },
       );
     });

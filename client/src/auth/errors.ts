@@ -28,7 +28,7 @@ export class WeChatApiError extends Error {
 /** Every reason a caller can switch on: the server's literals, plus the ones the client itself produces. */
 export type ClientErrorReason = ErrorReason | 'code_unavailable' | 'network' | 'user_denied' | 'wechat_api_failed';
 
-export function isApiError(error: unknown): error is ApiError {
+function isApiError(error: unknown): error is ApiError {
   return error instanceof TRPCClientError;
 }
 
@@ -64,7 +64,7 @@ const sessionFailures: { readonly [R in SessionCheckFailureReason]: true } = {
   session_key_stale: true,
 };
 
-export function isSessionFailureReason(reason: unknown): reason is SessionCheckFailureReason {
+function isSessionFailureReason(reason: unknown): reason is SessionCheckFailureReason {
   return typeof reason === 'string' && Object.prototype.hasOwnProperty.call(sessionFailures, reason);
 }
 

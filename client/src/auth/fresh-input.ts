@@ -7,7 +7,7 @@ import type { TRPCProcedureOptions } from '@trpc/client';
 const FRESH_INPUT = 'wxkit.freshInput';
 
 /** Asks the platform for the call's input again; called after the re-login, so it sees the new session. */
-export type FreshInput<TInput> = (signal: AbortSignal) => Promise<TInput>;
+type FreshInput<TInput> = (signal: AbortSignal) => Promise<TInput>;
 
 /** Per-call options: if this call has to log in again, its one retry uses `fresh()` instead of the original input. */
 export function retryWithFreshInput<TInput>(fresh: FreshInput<TInput>): { context: Record<string, unknown> } {

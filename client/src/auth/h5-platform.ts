@@ -1,8 +1,7 @@
-import Taro from '@tarojs/taro';
 import type { BareClient } from '../api/create-api.ts';
-import { LoginCodeError, platformErrorDetail } from './errors.ts';
-import { abortError } from './flight.ts';
+import { LoginCodeError } from './errors.ts';
 import type { AuthPlatform } from './platform.ts';
+import { postToSimulator } from './simulator-request.ts';
 
 /** The simulated user from the page's `?user=` (in the query or after the hash route), default `dev-user`. */
 export function simulatedUser(location: { search: string; hash: string } | undefined): string {
@@ -25,23 +24,12 @@ export function createH5Platform(deps: { apiUrl: string; bare: BareClient; user:
     // One stored session per simulated user, so `?user=bob` never reuses alice's token.
     storageKey: `wxkit.session.${user}`,
     async getCode(signal) {
-      const url = `${apiUrl}/__wechat/dev/login`;
-      let res: Taro.request.SuccessCallbackResult<Record<string, unknown>>;
-      const task = Taro.request<Record<string, unknown>>({ url, method: 'POST', header: { 'content-type': 'application/json' }, data: { user }, dataType: 'json' });
-      const onAbort = () => task.abort?.();
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        res = await task;
-      } catch (error) {
-        if (signal.aborted) throw abortError();
-        throw new LoginCodeError(`Could not reach the login simulator at ${url} (${platformErrorDetail(error)}): check that the server is running, then reload.`);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
+      const res = await postToSimulator(apiUrl, '/dev/login', { user }, signal, {
+        unreachable: (url, detail) => new LoginCodeError(`Could not reach the login simulator at ${url} (${detail}): check that the server is running, then reload.`),
+        notSimulator: () =>
+          new LoginCodeError('The server is not in simulator mode, and the H5 build can only log in through the simulator: unset WECHAT_APPID/WECHAT_SECRET, or use the mini-program.'),
+      });
       const code = res.data?.code;
-      if (res.statusCode === 404) {
-        throw new LoginCodeError('The server is not in simulator mode, and the H5 build can only log in through the simulator: unset WECHAT_APPID/WECHAT_SECRET, or use the mini-program.');
-      }
       if (res.statusCode !== 200 || typeof code !== 'string') {
         throw new LoginCodeError(`The login simulator answered HTTP ${res.statusCode} without a code: check the ?user= value (letters, digits, _ . @ -) and reload.`);
       }

@@ -1,4 +1,5 @@
 import { Text, View } from '@tarojs/components';
+import { load, type AppState } from '../state/app-store.ts';
 import { WeuiButton } from './weui-button.tsx';
 
 /** While the silent login and the first load run: WeUI's loading circle where the page will be. */
@@ -56,4 +57,11 @@ export function LoggedOutView(props: { onLogin: () => void }) {
       </View>
     </View>
   );
+}
+
+/** What a page shows until the state is `ready`: loading, the error (under `errorTitle`, with Retry), or logged out. */
+export function notReadyView(state: Exclude<AppState, { status: 'ready' }>, errorTitle: string) {
+  if (state.status === 'loading') return <LoadingView />;
+  if (state.status === 'error') return <ErrorView title={errorTitle} detail={state.detail} onRetry={() => void load()} />;
+  return <LoggedOutView onLogin={() => void load()} />;
 }

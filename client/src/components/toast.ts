@@ -4,8 +4,13 @@ import { describeError } from '../api/messages.ts';
 /** Shows the short line of a failed call as a toast; answers the full sentence for the page. */
 export function toastError(error: unknown): string {
   const text = describeError(error);
-  void Taro.showToast({ title: text.toast, icon: 'none', duration: 3000 });
+  toastText(text.toast);
   return text.detail;
+}
+
+/** A short line as a toast, without an icon (room for the text). */
+export function toastText(title: string) {
+  void Taro.showToast({ title, icon: 'none', duration: 3000 });
 }
 
 export function toastSuccess(title: string) {

@@ -1,10 +1,10 @@
 export type Field = 'username' | 'password';
-export type CredentialsCheck = { ok: true; username: string; password: string } | { ok: false; field: Field; message: string };
+type CredentialsCheck = { ok: true; username: string; password: string } | { ok: false; field: Field; message: string };
 
 /**
- * The shared `username` and `password` rules (shared/src/schemas.ts), checked by hand before sending: importing the
- * zod schemas would put zod in the mini-program. A test keeps them in agreement, messages included; the server
- * validates again anyway.
+ * The shared `username`, `password` and `passwordAttempt` rules (shared/src/schemas.ts), checked by hand before
+ * sending: importing the zod schemas would put zod in the mini-program. A test keeps them in agreement, messages
+ * included; the server validates again anyway.
  */
 export function checkUsername(value: string): { ok: true; username: string } | { ok: false; message: string } {
   const username = value.trim().toLowerCase();
@@ -14,7 +14,10 @@ export function checkUsername(value: string): { ok: true; username: string } | {
   return { ok: true, username };
 }
 
-export function checkPassword(value: string): { ok: true; password: string } | { ok: false; message: string } {
+type PasswordCheck = { ok: true; password: string } | { ok: false; message: string };
+
+/** A new password (sign-up): the shared `password` rule, 8–128 characters. */
+export function checkPassword(value: string): PasswordCheck {
   // Kept exactly as typed: a space can be part of a password. Counted in code points, as zod does (an emoji is one).
   const length = Array.from(value).length;
   if (length < 8) return { ok: false, message: 'password is shorter than 8 characters: choose a longer one' };
@@ -22,10 +25,22 @@ export function checkPassword(value: string): { ok: true; password: string } | {
   return { ok: true, password: value };
 }
 
-export function checkCredentials(username: string, password: string): CredentialsCheck {
+/**
+ * A password typed for an account that exists (bind): the shared `passwordAttempt` rule, only bounded (1–128
+ * characters), so a password set under older rules still opens its account.
+ */
+export function checkPasswordAttempt(value: string): PasswordCheck {
+  const length = Array.from(value).length;
+  if (length < 1) return { ok: false, message: 'password is empty: type the password' };
+  if (length > 128) return { ok: false, message: 'password is longer than 128 characters: no password can be that long' };
+  return { ok: true, password: value };
+}
+
+/** The form's username and password, for binding an account that exists (`bind`) or signing up (`signUp`). */
+export function checkCredentials(username: string, password: string, action: 'bind' | 'signUp'): CredentialsCheck {
   const u = checkUsername(username);
   if (!u.ok) return { ok: false, field: 'username', message: u.message };
-  const p = checkPassword(password);
+  const p = action === 'bind' ? checkPasswordAttempt(password) : checkPassword(password);
   if (!p.ok) return { ok: false, field: 'password', message: p.message };
   return { ok: true, username: u.username, password: p.password };
 }

@@ -1,5 +1,5 @@
 import type { CheckSessionOutput, Profile, WeRunDay } from '@wxkit/shared';
-import { useSyncExternalStore } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 import { api } from '../api/index.ts';
 import { describeError } from '../api/messages.ts';
 import { withSession } from '../api/with-session.ts';
@@ -15,7 +15,6 @@ export type WeRunState = { status: 'loading' } | { status: 'ready'; days: WeRunD
 
 let state: AppState = { status: 'loading' };
 let loading: Promise<void> | undefined;
-let loadedOnce = false;
 const listeners = new Set<() => void>();
 
 function set(next: AppState) {
@@ -28,12 +27,13 @@ function subscribe(listener: () => void) {
   return () => listeners.delete(listener);
 }
 
-export function useAppState(): AppState {
-  return useSyncExternalStore(subscribe, () => state);
-}
-
-export function getAppState(): AppState {
-  return state;
+/** The state, for a page: loads it when the page mounts, unless it is loaded or loading already (ensureLoaded). */
+export function useLoadedAppState(): AppState {
+  const current = useSyncExternalStore(subscribe, () => state);
+  useEffect(() => {
+    void ensureLoaded();
+  }, []);
+  return current;
 }
 
 /**
@@ -57,26 +57,24 @@ export function load(): Promise<void> {
       set({ status: 'error', detail: text.detail, toast: text.toast });
     } finally {
       loading = undefined;
-      loadedOnce = true;
     }
   })();
   return loading;
 }
 
-/** Loads unless a load already happened or is under way (a page opened after the home page reuses its state). */
-export function ensureLoaded(): Promise<void> {
+/**
+ * Loads unless a load already happened or is under way (a page opened after the home page reuses its state).
+ * Only `load` makes the state `ready` (the setters below keep it), so `ready` means a load succeeded.
+ */
+function ensureLoaded(): Promise<void> {
   if (loading) return loading;
-  if (loadedOnce && state.status === 'ready') return Promise.resolve();
+  if (state.status === 'ready') return Promise.resolve();
   return load();
 }
 
 /** A call answered a new profile (update, upload, bind…): every page shows it. */
 export function setProfile(profile: Profile) {
   if (state.status === 'ready') set({ ...state, profile });
-}
-
-export function setSession(session: CheckSessionOutput) {
-  if (state.status === 'ready') set({ ...state, session });
 }
 
 export function setWeRun(weRun: WeRunState) {

@@ -1,37 +1,30 @@
 import { Input, Text, View } from '@tarojs/components';
 import Taro from '@tarojs/taro';
 import type { Profile } from '@wxkit/shared';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api, reasonOf, retryAfterOf } from '../../api/index.ts';
-import { describeError, formatWait } from '../../api/messages.ts';
+import { formatWait } from '../../api/messages.ts';
 import { FormCell } from '../../components/form-cell.tsx';
-import { ErrorView, LoadingView, LoggedOutView } from '../../components/status-views.tsx';
+import { notReadyView } from '../../components/status-views.tsx';
 import { toastError, toastSuccess } from '../../components/toast.ts';
 import { WeuiButton } from '../../components/weui-button.tsx';
 import { REQUIRE_BINDING } from '../../config.ts';
+import { capitalized } from '../../forms/capitalized.ts';
 import { checkCredentials, fieldOfMessage, type Field } from '../../forms/credentials.ts';
-import { ensureLoaded, load, setProfile, useAppState } from '../../state/app-store.ts';
+import { setProfile, useLoadedAppState } from '../../state/app-store.ts';
 import { useSecondsLeft, type Lockout } from './lockout.ts';
 import './index.css';
 
 type Busy = 'bind' | 'signUp' | 'unbind' | undefined;
 type FormError = { field: Field | 'form'; message: string } | undefined;
 
-const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
 /**
  * The account page: bind this WeChat user to an account that already exists (bindAccount), or sign up, which gives
  * this WeChat user a username and password (setPassword: same user, same data, one call); unbind when bound.
  */
 export default function Account() {
-  const state = useAppState();
-  useEffect(() => {
-    void ensureLoaded();
-  }, []);
-
-  if (state.status === 'loading') return <LoadingView />;
-  if (state.status === 'error') return <ErrorView title='Could not load your account' detail={state.detail} onRetry={() => void load()} />;
-  if (state.status === 'loggedOut') return <LoggedOutView onLogin={() => void load()} />;
+  const state = useLoadedAppState();
+  if (state.status !== 'ready') return notReadyView(state, 'Could not load your account');
   return state.profile.username ? <AccountView profile={state.profile} /> : <BindForm />;
 }
 
@@ -47,7 +40,7 @@ function BindForm() {
 
   const submit = async (action: 'bind' | 'signUp') => {
     if (busy || locked) return;
-    const checked = checkCredentials(username, password);
+    const checked = checkCredentials(username, password, action);
     if (!checked.ok) {
       setError({ field: checked.field, message: capitalized(checked.message) });
       return;
@@ -64,9 +57,8 @@ function BindForm() {
       // Apps that demand an account came here from the home page with no way back: return there.
       if (REQUIRE_BINDING) void Taro.reLaunch({ url: '/pages/index/index' });
     } catch (caught) {
-      toastError(caught);
+      const detail = toastError(caught);
       const reason = reasonOf(caught);
-      const detail = describeError(caught).detail;
       if (reason === 'too_many_attempts') {
         setLockout({ username: checked.username, until: Date.now() + (retryAfterOf(caught) ?? 15 * 60) * 1000 });
         setError(undefined);

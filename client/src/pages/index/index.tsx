@@ -5,11 +5,11 @@ import { useEffect, useState } from 'react';
 import { api } from '../../api/index.ts';
 import { phoneCodeFrom } from '../../api/wechat-data.ts';
 import { Avatar } from '../../components/avatar.tsx';
-import { ErrorView, LoadingView, LoggedOutView } from '../../components/status-views.tsx';
-import { toastError, toastSuccess } from '../../components/toast.ts';
+import { LoadingView, notReadyView } from '../../components/status-views.tsx';
+import { toastError, toastSuccess, toastText } from '../../components/toast.ts';
 import { WeuiButton } from '../../components/weui-button.tsx';
 import { REQUIRE_BINDING } from '../../config.ts';
-import { ensureLoaded, load, setLoggedOut, setProfile, setWeRun, useAppState, type WeRunState } from '../../state/app-store.ts';
+import { setLoggedOut, setProfile, setWeRun, useLoadedAppState, type WeRunState } from '../../state/app-store.ts';
 import { formatDay, formatSteps, weRunBars } from './werun.ts';
 import './index.css';
 
@@ -32,12 +32,8 @@ function accountStatus(profile: Profile): string {
 
 /** The home page: who you are, what you can do. No login screen: the first call logs in silently. */
 export default function Index() {
-  const state = useAppState();
+  const state = useLoadedAppState();
   const [busy, setBusy] = useState<Busy>();
-
-  useEffect(() => {
-    void ensureLoaded();
-  }, []);
 
   const mustBind = REQUIRE_BINDING && state.status === 'ready' && !state.profile.username;
   useEffect(() => {
@@ -46,7 +42,7 @@ export default function Index() {
   }, [mustBind]);
 
   useEffect(() => {
-    if (state.status === 'error') void Taro.showToast({ title: state.toast, icon: 'none', duration: 3000 });
+    if (state.status === 'error') toastText(state.toast);
   }, [state]);
 
   const run = async (what: Exclude<Busy, undefined>, task: () => Promise<void>) => {
@@ -87,9 +83,8 @@ export default function Index() {
       setLoggedOut();
     });
 
-  if (state.status === 'loading' || mustBind) return <LoadingView text={mustBind ? 'Opening your account…' : undefined} />;
-  if (state.status === 'error') return <ErrorView title='Could not load your profile' detail={state.detail} onRetry={() => void load()} />;
-  if (state.status === 'loggedOut') return <LoggedOutView onLogin={() => void load()} />;
+  if (mustBind) return <LoadingView text='Opening your account…' />;
+  if (state.status !== 'ready') return notReadyView(state, 'Could not load your profile');
 
   const { profile, session, weRun } = state;
   return (

@@ -8,7 +8,7 @@ export function formatSteps(steps: number): string {
 const weekdays = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /** "2026-12-04" → "Fri" (the date is a calendar day, read without a time zone). */
-export function weekdayOf(date: string): string {
+function weekdayOf(date: string): string {
   const [y, m, d] = date.split('-').map(Number);
   return weekdays[new Date(Date.UTC(y!, m! - 1, d!)).getUTCDay()]!;
 }
@@ -21,7 +21,7 @@ export function formatDay(date: string): string {
   return `${months[m! - 1]} ${d}`;
 }
 
-export interface WeRunBar {
+interface WeRunBar {
   date: string;
   label: string;
   steps: number;

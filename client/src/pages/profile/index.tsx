@@ -4,23 +4,18 @@ import { useEffect, useState } from 'react';
 import { api } from '../../api/index.ts';
 import { Avatar } from '../../components/avatar.tsx';
 import { FormCell } from '../../components/form-cell.tsx';
-import { ErrorView, LoadingView, LoggedOutView } from '../../components/status-views.tsx';
+import { notReadyView } from '../../components/status-views.tsx';
 import { toastError, toastSuccess } from '../../components/toast.ts';
 import { WeuiButton } from '../../components/weui-button.tsx';
+import { capitalized } from '../../forms/capitalized.ts';
 import { checkNickname } from '../../forms/nickname.ts';
-import { ensureLoaded, load, setProfile, useAppState } from '../../state/app-store.ts';
+import { setProfile, useLoadedAppState } from '../../state/app-store.ts';
 import './index.css';
 
 /** Edit profile, the current WeChat way: chooseAvatar (uploaded at once) and the nickname input. */
 export default function ProfilePage() {
-  const state = useAppState();
-  useEffect(() => {
-    void ensureLoaded();
-  }, []);
-
-  if (state.status === 'loading') return <LoadingView />;
-  if (state.status === 'error') return <ErrorView title='Could not load your profile' detail={state.detail} onRetry={() => void load()} />;
-  if (state.status === 'loggedOut') return <LoggedOutView onLogin={() => void load()} />;
+  const state = useLoadedAppState();
+  if (state.status !== 'ready') return notReadyView(state, 'Could not load your profile');
   return <ProfileForm profile={state.profile} />;
 }
 
@@ -55,7 +50,7 @@ function ProfileForm({ profile }: { profile: Profile }) {
     if (saving) return;
     const checked = checkNickname(draft);
     if (!checked.ok) {
-      setError({ field: 'nickname', message: checked.message.charAt(0).toUpperCase() + checked.message.slice(1) });
+      setError({ field: 'nickname', message: capitalized(checked.message) });
       return;
     }
     setError(undefined);
