@@ -76,6 +76,8 @@ describe('logout racing reads of the same session', () => {
       expect(after.json).toEqual({ result: { data: { valid: false, reason: 'revoked' } } });
     }
     expect([...statuses.keys()].every((s) => s === 200 || s === 207 || s === 401)).toBe(true);
-    expect([...reasons]).toEqual(['revoked']);
+    // Every refusal says why: revoked. (How many reads land after the logout is timing: on PostgreSQL's pool a round
+    // can serve them all first, so none is required; `after` above checks the revocation every round.)
+    expect([...reasons].filter((reason) => reason !== 'revoked')).toEqual([]);
   });
 });
